@@ -1,0 +1,289 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	_ "time/tzdata" // freeze windows name time zones; images may lack zoneinfo
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/robfig/cron/v3"
+)
+
+func (p *Pipeline) setDefaults() {
+	if p.Versioning.GitTag == "" {
+		p.Versioning.GitTag = "semver"
+	}
+	if p.Versioning.Prerelease == "" {
+		p.Versioning.Prerelease = "allow"
+	}
+	if _, set := p.pos["versioning.prefix"]; !set {
+		p.Versioning.Prefix = "v"
+	}
+	for i := range p.Environments {
+		e := &p.Environments[i]
+		if _, set := p.pos[fmt.Sprintf("environments[%d].keep", i)]; !set {
+			e.Keep = []string{"PersistentVolumeClaim"}
+		}
+		if e.Timeout.Duration == 0 {
+			e.Timeout.Duration = 5 * time.Minute
+		}
+		if e.Smoke != nil {
+			if e.Smoke.Timeout.Duration == 0 {
+				e.Smoke.Timeout.Duration = 2 * time.Minute
+			}
+			for j := range e.Smoke.Checks {
+				c := &e.Smoke.Checks[j]
+				if c.Method == "" {
+					c.Method = "GET"
+				}
+				if c.Status == 0 {
+					c.Status = 200
+				}
+			}
+		}
+		if pr := e.Promotion; pr != nil {
+			if pr.GitTag == "" {
+				pr.GitTag = "required"
+			}
+			if pr.Approval == "" {
+				pr.Approval = "none"
+			}
+			for j := range pr.Freeze {
+				if pr.Freeze[j].TimeZone == "" {
+					pr.Freeze[j].TimeZone = "UTC"
+				}
+			}
+		}
+	}
+}
+
+var (
+	dnsLabel  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	envVarKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	fileMode  = regexp.MustCompile(`^0?[0-7]{3,4}$`)
+)
+
+// check runs the semantic checks that need the whole document.
+func (p *Pipeline) check() error {
+	var errs []error
+	add := func(path, format string, args ...any) { errs = append(errs, p.errAt(path, format, args...)) }
+
+	if !dnsLabel.MatchString(p.Name) || len(p.Name) > 63 {
+		add("name", "%q is not a valid name: use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit", p.Name)
+	}
+	if _, err := name.NewRepository(p.Image.Repository); err != nil || strings.ContainsAny(p.Image.Repository, "@") || hasTag(p.Image.Repository) {
+		add("image.repository", "%q is not an image repository; give it without tag or digest, e.g. registry.example.com/team/api", p.Image.Repository)
+	}
+	if p.Image.Base != "scratch" {
+		if _, err := name.ParseReference(p.Image.Base); err != nil {
+			add("image.base", "%q is not an image reference; use repo:tag, repo@sha256:..., or scratch", p.Image.Base)
+		} else if strings.HasSuffix(p.Image.Base, ":latest") || !hasTag(p.Image.Base) && !strings.Contains(p.Image.Base, "@") {
+			add("image.base", "%q floats with 'latest'; name a version tag or a digest so bakes are reproducible", p.Image.Base)
+		}
+	}
+	for i, l := range p.Image.Layers {
+		lp := fmt.Sprintf("image.layers[%d]", i)
+		if !path.IsAbs(l.To) {
+			add(lp+".to", "%q must be an absolute path in the image", l.To)
+		}
+		if l.Mode != "" && !fileMode.MatchString(l.Mode) {
+			add(lp+".mode", "%q is not an octal file mode; write it quoted, e.g. \"0755\"", l.Mode)
+		}
+		if filepath.IsAbs(l.From) {
+			add(lp+".from", "%q must be relative to the spec's directory, so the bake is the same on every machine", l.From)
+		}
+	}
+	for k := range p.Image.Env {
+		if !envVarKey.MatchString(k) {
+			add("image.env."+k, "%q is not a valid environment variable name", k)
+		}
+	}
+	if s := p.Static; s != nil {
+		if !path.IsAbs(s.Path) {
+			add("static.path", "%q must be an absolute path in the image, e.g. /var/portal-api/static", s.Path)
+		}
+		for i, r := range s.Schemas {
+			if _, err := path.Match(r.Files, ""); err != nil {
+				add(fmt.Sprintf("static.schemas[%d].files", i), "%q is not a valid glob: %v", r.Files, err)
+			}
+		}
+	}
+
+	seen := map[string]int{}
+	for i, e := range p.Environments {
+		ep := fmt.Sprintf("environments[%d]", i)
+		if !dnsLabel.MatchString(e.Name) || len(e.Name) > 63 {
+			add(ep+".name", "%q is not a valid environment name: lowercase letters, digits and '-'", e.Name)
+		}
+		if j, dup := seen[e.Name]; dup {
+			add(ep+".name", "environment %q is already defined at environments[%d]; names must be unique", e.Name, j)
+		}
+		seen[e.Name] = i
+		if !dnsLabel.MatchString(e.Namespace) || len(e.Namespace) > 63 {
+			add(ep+".namespace", "%q is not a valid namespace name: at most 63 lowercase letters, digits and '-'", e.Namespace)
+		}
+		if e.URL != "" {
+			checkURL(add, ep+".url", e.URL)
+		}
+		if s := e.Smoke; s != nil {
+			if s.URL != "" {
+				checkURL(add, ep+".smoke.url", s.URL)
+			}
+			if s.Service != "" {
+				if n, port, ok := strings.Cut(s.Service, ":"); !ok || !dnsLabel.MatchString(n) || port == "" {
+					add(ep+".smoke.service", "%q is not name:port (api:80 or api:http)", s.Service)
+				}
+			}
+			for j, c := range s.Checks {
+				cp := fmt.Sprintf("%s.smoke.checks[%d]", ep, j)
+				if c.Status < 100 || c.Status > 599 {
+					add(cp+".status", "%d is not an HTTP status code (100-599)", c.Status)
+				}
+				if !strings.HasPrefix(c.Path, "/") {
+					if u, err := url.Parse(c.Path); err != nil || u.Scheme == "" {
+						add(cp+".path", "%q is neither a path starting with / nor an absolute URL", c.Path)
+					}
+				}
+			}
+		}
+		if pr := e.Promotion; pr != nil {
+			if pr.From != "" {
+				j, ok := seen[pr.From]
+				switch {
+				case pr.From == e.Name:
+					add(ep+".promotion.from", "environment %q cannot promote from itself", e.Name)
+				case !ok || j >= i:
+					add(ep+".promotion.from", "%q is not an earlier environment; valid values: %s", pr.From, strings.Join(p.envNames(i), ", "))
+				}
+			}
+			if pr.Soak.Duration > 0 && pr.From == "" {
+				add(ep+".promotion.soak", "soak needs promotion.from: it is the minimum age of the evidence from that environment")
+			}
+			for j, f := range pr.Freeze {
+				checkFreeze(add, fmt.Sprintf("%s.promotion.freeze[%d]", ep, j), f)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Pipeline) envNames(before int) []string {
+	var names []string
+	for _, e := range p.Environments[:before] {
+		names = append(names, e.Name)
+	}
+	if len(names) == 0 {
+		return []string{"(none: the first environment cannot promote from another)"}
+	}
+	return names
+}
+
+func hasTag(ref string) bool {
+	last := ref[strings.LastIndex(ref, "/")+1:]
+	return strings.Contains(last, ":")
+}
+
+func checkURL(add func(string, string, ...any), path, raw string) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add(path, "%q is not an http(s) URL", raw)
+	}
+}
+
+// CronParser parses freeze windows' cron expressions: five fields, or a
+// descriptor such as @weekly.
+var CronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+func checkFreeze(add func(string, string, ...any), fp string, f Freeze) {
+	if _, err := time.LoadLocation(f.TimeZone); err != nil {
+		add(fp+".timeZone", "%q is not an IANA time zone (Europe/Berlin, UTC)", f.TimeZone)
+	}
+	switch {
+	case f.Cron != "" && (f.Start != "" || f.End != ""):
+		add(fp, "give either cron + duration (recurring) or start + end (fixed), not both")
+	case f.Cron != "":
+		if _, err := CronParser.Parse(f.Cron); err != nil {
+			add(fp+".cron", "%q is not a cron expression (minute hour day-of-month month day-of-week, e.g. \"0 18 * * FRI\"): %v", f.Cron, err)
+		}
+		if f.Duration.Duration <= 0 {
+			add(fp+".duration", "a recurring freeze needs a positive duration, e.g. \"62h\"")
+		}
+	case f.Start != "" || f.End != "":
+		s, err1 := time.Parse(time.RFC3339, f.Start)
+		if err1 != nil {
+			add(fp+".start", "%q is not an RFC 3339 time (2026-12-20T00:00:00Z)", f.Start)
+		}
+		e, err2 := time.Parse(time.RFC3339, f.End)
+		if err2 != nil {
+			add(fp+".end", "%q is not an RFC 3339 time (2027-01-02T00:00:00Z)", f.End)
+		}
+		if err1 == nil && err2 == nil && !e.After(s) {
+			add(fp+".end", "the window ends (%s) before it starts (%s)", f.End, f.Start)
+		}
+	default:
+		add(fp, "a freeze window needs cron + duration or start + end")
+	}
+}
+
+// checkFiles checks that the paths the spec names exist.
+func (p *Pipeline) checkFiles() error {
+	var errs []error
+	add := func(path, format string, args ...any) { errs = append(errs, p.errAt(path, format, args...)) }
+	for i, e := range p.Environments {
+		dir := p.Path(e.Overlay)
+		fi, err := os.Stat(dir)
+		switch {
+		case err != nil:
+			add(fmt.Sprintf("environments[%d].overlay", i), "overlay %q does not exist (resolved to %s)", e.Overlay, dir)
+		case !fi.IsDir():
+			add(fmt.Sprintf("environments[%d].overlay", i), "overlay %q is a file; give the directory holding kustomization.yaml", e.Overlay)
+		case !hasKustomization(dir):
+			add(fmt.Sprintf("environments[%d].overlay", i), "overlay %q has no kustomization.yaml", e.Overlay)
+		}
+	}
+	if s := p.Static; s != nil {
+		if fi, err := os.Stat(p.Path(s.Dir)); err != nil || !fi.IsDir() {
+			add("static.dir", "static configuration directory %q does not exist", s.Dir)
+		}
+		for i, r := range s.Schemas {
+			if _, err := os.Stat(p.Path(r.Schema)); err != nil {
+				add(fmt.Sprintf("static.schemas[%d].schema", i), "schema file %q does not exist", r.Schema)
+			}
+		}
+	}
+	for i, c := range p.Validation.CRDs {
+		if _, err := os.Stat(p.Path(c)); err != nil {
+			add(fmt.Sprintf("validation.crds[%d]", i), "CRD path %q does not exist", c)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// KustomizationFileNames are the names kustomize recognises, in its order.
+var KustomizationFileNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+func hasKustomization(dir string) bool {
+	for _, n := range KustomizationFileNames {
+		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// FileMode parses a layer's mode ("0755").
+func (l Layer) FileMode() (os.FileMode, bool) {
+	if l.Mode == "" {
+		return 0, false
+	}
+	m, err := strconv.ParseUint(l.Mode, 8, 32)
+	return os.FileMode(m), err == nil
+}

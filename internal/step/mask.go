@@ -1,0 +1,63 @@
+package step
+
+import (
+	"bytes"
+	"io"
+	"sort"
+	"sync"
+)
+
+// masker replaces every registered secret with "***" in what passes through
+// its writers. Steps write whole lines, so a secret is never split across
+// two writes by our own code.
+type masker struct {
+	mu      sync.RWMutex
+	secrets [][]byte
+}
+
+// minSecretLen keeps us from masking trivial values ("1", "true") that would
+// garble every line.
+const minSecretLen = 3
+
+func (m *masker) add(secret string) bool {
+	if len(secret) < minSecretLen {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range m.secrets {
+		if string(s) == secret {
+			return false
+		}
+	}
+	m.secrets = append(m.secrets, []byte(secret))
+	// Longest first, so a secret containing another is masked whole.
+	sort.Slice(m.secrets, func(i, j int) bool { return len(m.secrets[i]) > len(m.secrets[j]) })
+	return true
+}
+
+func (m *masker) mask(p []byte) []byte {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for _, s := range m.secrets {
+		if bytes.Contains(p, s) {
+			p = bytes.ReplaceAll(p, s, []byte("***"))
+		}
+	}
+	return p
+}
+
+// String masks s.
+func (m *masker) String(s string) string { return string(m.mask([]byte(s))) }
+
+type maskedWriter struct {
+	m *masker
+	w io.Writer
+}
+
+func (mw maskedWriter) Write(p []byte) (int, error) {
+	if _, err := mw.w.Write(mw.m.mask(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
