@@ -1,0 +1,126 @@
+package render
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+)
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Difference is how one object differs between two environments.
+type Difference struct {
+	// Object is Kind/name; namespaces are expected to differ and ignored.
+	Object string
+	// OnlyIn names the environment that has the object, when only one has.
+	OnlyIn string
+	// Fields are the differing field paths with both values: "spec.replicas: 1 → 3".
+	Fields []string
+}
+
+// maxFields bounds the fields listed per object, to keep summaries readable.
+const maxFields = 8
+
+// Compare lists how environment b differs from a: objects only in one of
+// them, and for objects in both (matched by kind and name) the fields whose
+// values differ, namespaces aside.
+func Compare(a, b *Result) []Difference {
+	key := func(o Object) string { return o.Kind + "/" + o.Name }
+	inA := map[string]Object{}
+	for _, o := range a.Objects {
+		inA[key(o)] = o
+	}
+	inB := map[string]Object{}
+	for _, o := range b.Objects {
+		inB[key(o)] = o
+	}
+	var diffs []Difference
+	for _, k := range sortedKeys(inA) {
+		ob, ok := inB[k]
+		if !ok {
+			diffs = append(diffs, Difference{Object: k, OnlyIn: a.Env})
+			continue
+		}
+		var fields []string
+		diffValues(inA[k].Content, ob.Content, "", inA[k].Kind == "Secret", &fields)
+		if len(fields) > maxFields {
+			fields = append(fields[:maxFields], fmt.Sprintf("… and %d more", len(fields)-maxFields))
+		}
+		if len(fields) > 0 {
+			diffs = append(diffs, Difference{Object: k, Fields: fields})
+		}
+	}
+	for _, k := range sortedKeys(inB) {
+		if _, ok := inA[k]; !ok {
+			diffs = append(diffs, Difference{Object: k, OnlyIn: b.Env})
+		}
+	}
+	return diffs
+}
+
+func diffValues(a, b any, path string, secret bool, out *[]string) {
+	if path == "metadata.namespace" {
+		return
+	}
+	if secret && (strings.HasPrefix(path, "data.") || strings.HasPrefix(path, "stringData.")) {
+		// Never print a Secret's value, not even in a diff.
+		if !reflect.DeepEqual(a, b) {
+			*out = append(*out, path+": (secret value differs)")
+		}
+		return
+	}
+	am, aok := a.(map[string]any)
+	bm, bok := b.(map[string]any)
+	if aok && bok {
+		keys := map[string]bool{}
+		for k := range am {
+			keys[k] = true
+		}
+		for k := range bm {
+			keys[k] = true
+		}
+		for _, k := range sortedKeys(keys) {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			diffValues(am[k], bm[k], p, secret, out)
+		}
+		return
+	}
+	al, aok := a.([]any)
+	bl, bok := b.([]any)
+	if aok && bok && len(al) == len(bl) {
+		for i := range al {
+			diffValues(al[i], bl[i], fmt.Sprintf("%s[%d]", path, i), secret, out)
+		}
+		return
+	}
+	if !reflect.DeepEqual(a, b) {
+		*out = append(*out, fmt.Sprintf("%s: %s → %s", path, short(a), short(b)))
+	}
+}
+
+func short(v any) string {
+	if v == nil {
+		return "(absent)"
+	}
+	s := fmt.Sprint(v)
+	switch v.(type) {
+	case map[string]any, []any:
+		s = "{…}"
+	}
+	s = strings.ReplaceAll(s, "\n", "⏎")
+	if len(s) > 40 {
+		s = s[:37] + "…"
+	}
+	return s
+}

@@ -1,0 +1,8 @@
+//go:build tools
+
+// Package tools records the programs built from this module.
+package tools
+
+import (
+	_ "sigs.k8s.io/kustomize/kustomize/v5"
+)
