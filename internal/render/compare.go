@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -33,14 +34,13 @@ const maxFields = 8
 // them, and for objects in both (matched by kind and name) the fields whose
 // values differ, namespaces aside.
 func Compare(a, b *Result) []Difference {
-	key := func(o Object) string { return o.Kind + "/" + o.Name }
 	inA := map[string]Object{}
 	for _, o := range a.Objects {
-		inA[key(o)] = o
+		inA[compareKey(o, a.Namespace)] = o
 	}
 	inB := map[string]Object{}
 	for _, o := range b.Objects {
-		inB[key(o)] = o
+		inB[compareKey(o, b.Namespace)] = o
 	}
 	var diffs []Difference
 	for _, k := range sortedKeys(inA) {
@@ -66,9 +66,28 @@ func Compare(a, b *Result) []Difference {
 	return diffs
 }
 
+// hashSuffix is the content hash kustomize appends to generated ConfigMaps
+// and Secrets: a dash and ten characters of its alphabet.
+var hashSuffix = regexp.MustCompile(`-[bcdfghkmt2456789]{10}$`)
+
+// compareKey names an object so that its counterpart in another
+// environment has the same key: the environment's own Namespace object, and
+// generated objects whose names carry a content hash, match across
+// environments.
+func compareKey(o Object, envNamespace string) string {
+	name := o.Name
+	switch {
+	case o.Kind == "Namespace" && envNamespace != "" && name == envNamespace:
+		name = "(environment namespace)"
+	case o.Kind == "ConfigMap" || o.Kind == "Secret":
+		name = hashSuffix.ReplaceAllString(name, "-(hash)")
+	}
+	return o.Kind + "/" + name
+}
+
 func diffValues(a, b any, path string, secret bool, out *[]string) {
-	if path == "metadata.namespace" {
-		return
+	if path == "metadata.namespace" || path == "metadata.name" {
+		return // expected to differ; the key matched them
 	}
 	if secret && (strings.HasPrefix(path, "data.") || strings.HasPrefix(path, "stringData.")) {
 		// Never print a Secret's value, not even in a diff.

@@ -79,7 +79,7 @@ func Kustomize(dir string, w Wrapper) (resmap.ResMap, error) {
 	opts.Reorder = krusty.ReorderOptionUnspecified
 	m, err := krusty.MakeKustomizer(opts).Run(filesys.MakeFsOnDisk(), tmp)
 	if err != nil {
-		return nil, fmt.Errorf("rendering overlay %q: %s", dir, cleanKustomizeError(err.Error(), tmp, abs, filepath.ToSlash(rel), dir))
+		return nil, kustomizeError(err, tmp, abs, filepath.ToSlash(rel), dir)
 	}
 	if w.Origins {
 		if err := rebaseOrigins(m, tmp); err != nil {
@@ -106,15 +106,6 @@ func readKustomization(dir string) (types.Kustomization, error) {
 		return k, nil
 	}
 	return k, nil
-}
-
-// cleanKustomizeError replaces the temporary wrapper's paths in kustomize's
-// messages with the user's.
-func cleanKustomizeError(msg, tmp, abs, rel, dir string) string {
-	msg = strings.ReplaceAll(msg, abs, dir)
-	msg = strings.ReplaceAll(msg, rel, dir)
-	msg = strings.ReplaceAll(msg, tmp+string(filepath.Separator)+"kustomization.yaml", "(driftless wrapper)")
-	return strings.ReplaceAll(msg, tmp, "(driftless wrapper)")
 }
 
 // Origin is where kustomize says an object came from.

@@ -41,6 +41,8 @@ type Options struct {
 // Result is one rendered environment.
 type Result struct {
 	Env string
+	// Namespace is the environment's namespace.
+	Namespace string
 	// YAML is the rendered multi-document stream, byte-for-byte what is
 	// written to OUT/<env>.yaml.
 	YAML []byte
@@ -120,7 +122,7 @@ func Environment(p *spec.Pipeline, env *spec.Environment, opts Options) (*Result
 	var problems []ImageProblem
 	for _, o := range objs {
 		for _, c := range Containers(o.Content) {
-			if reason := floating(c.Image, pipelineRepos); reason != "" {
+			if reason := Floating(c.Image, pipelineRepos); reason != "" {
 				problems = append(problems, ImageProblem{Object: o.ID(), Container: c.Name, Image: c.Image, Reason: reason})
 			}
 		}
@@ -133,7 +135,7 @@ func Environment(p *spec.Pipeline, env *spec.Environment, opts Options) (*Result
 		return nil, fmt.Errorf("environment %q: serialising: %w", env.Name, err)
 	}
 	sum := sha256.Sum256(y)
-	return &Result{Env: env.Name, YAML: y, SHA256: hex.EncodeToString(sum[:]), Objects: objs}, nil
+	return &Result{Env: env.Name, Namespace: env.Namespace, YAML: y, SHA256: hex.EncodeToString(sum[:]), Objects: objs}, nil
 }
 
 // Write writes the result to dir/<env>.yaml and returns the path.
@@ -171,8 +173,8 @@ func imageRepo(image string) (repo, tag, digest string) {
 
 var digestRE = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
 
-// floating says why an image reference is not reproducible, or "".
-func floating(image string, pipelineRepos []string) string {
+// Floating says why an image reference is not reproducible, or "".
+func Floating(image string, pipelineRepos []string) string {
 	repo, tag, digest := imageRepo(image)
 	for _, r := range pipelineRepos {
 		if repo == r && !digestRE.MatchString(digest) {
