@@ -1,0 +1,71 @@
+package validate
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Severity of a finding.
+type Severity string
+
+// Severities. Errors fail validation; warnings only with --strict.
+const (
+	Error   Severity = "error"
+	Warning Severity = "warning"
+)
+
+// Finding is one problem, pointed at the place in the repository it comes
+// from.
+type Finding struct {
+	File     string   `json:"file"`
+	Line     int      `json:"line,omitempty"`
+	Col      int      `json:"col,omitempty"`
+	Severity Severity `json:"severity"`
+	// Env is the environment whose rendering showed the problem, if any.
+	Env string `json:"env,omitempty"`
+	// Object is Kind/namespace/name (Kind/name for cluster-scoped objects).
+	Object  string `json:"object,omitempty"`
+	Message string `json:"message"`
+}
+
+// String formats the finding as file:line:col: severity: message, the form
+// editors and errorformat parse.
+func (f Finding) String() string {
+	loc := f.File
+	if f.Line > 0 {
+		col := f.Col
+		if col == 0 {
+			col = 1
+		}
+		loc = fmt.Sprintf("%s:%d:%d", f.File, f.Line, col)
+	}
+	msg := f.Message
+	if f.Object != "" {
+		msg = f.Object + ": " + msg
+	}
+	if f.Env != "" {
+		msg = "[" + f.Env + "] " + msg
+	}
+	return fmt.Sprintf("%s: %s: %s", loc, f.Severity, msg)
+}
+
+// Sort orders findings by file, line, column, then message, so output is
+// stable.
+func Sort(fs []Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		if a.Col != b.Col {
+			return a.Col < b.Col
+		}
+		if a.Env != b.Env {
+			return a.Env < b.Env
+		}
+		return a.Message < b.Message
+	})
+}

@@ -1,0 +1,408 @@
+package validate
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/driftless-dev/driftless/internal/render"
+)
+
+// SingletonAnnotation declares in a manifest that a workload must never run
+// two pods at once.
+const SingletonAnnotation = "driftless.dev/singleton"
+
+// object is a rendered object under check, with where it came from.
+type object struct {
+	env        string
+	apiVersion string
+	kind       string
+	namespace  string
+	name       string
+	content    map[string]any
+	src        source
+	typed      runtime.Object
+}
+
+func (o *object) id() string {
+	return render.Object{Kind: o.kind, Namespace: o.namespace, Name: o.name}.ID()
+}
+
+// strictDecoder decodes built-in kinds rejecting unknown and duplicate
+// fields, as kube-apiserver does with fieldValidation=Strict.
+var strictDecoder = serializer.NewCodecFactory(scheme.Scheme, serializer.EnableStrict).UniversalDeserializer()
+
+// checker accumulates findings about objects.
+type checker struct {
+	crds        *CRDs
+	singletons  []string
+	pipelineRef []string
+	findings    []Finding
+}
+
+func (c *checker) add(o *object, sev Severity, path, format string, args ...any) {
+	f := Finding{File: o.src.file, Severity: sev, Env: o.env, Object: o.id(), Message: fmt.Sprintf(format, args...)}
+	f.Line, f.Col = o.src.position(path)
+	if path != "" {
+		f.Message = path + ": " + f.Message
+	}
+	c.findings = append(c.findings, f)
+}
+
+var (
+	quoted    = regexp.MustCompile(`"([^"]+)"`)
+	typeError = regexp.MustCompile(`cannot unmarshal (\w+) into Go (?:struct field|value) (?:\w+\.)?(\S*) of type (\S+)`)
+)
+
+// decode checks an object against its schema: the built-in types, else a
+// CRD, else says no schema is known.
+func (c *checker) decode(o *object) {
+	if o.name == "" {
+		if gn, _ := lookup(o.content, "metadata", "generateName").(string); gn == "" {
+			c.add(o, Error, "metadata.name", "missing name: every object needs metadata.name")
+		}
+	}
+	gvk := schema.FromAPIVersionAndKind(o.apiVersion, o.kind)
+	switch {
+	case o.apiVersion == "" || o.kind == "":
+		c.add(o, Error, "", "missing apiVersion or kind")
+		return
+	case scheme.Scheme.Recognizes(gvk):
+		data, err := json.Marshal(o.content)
+		if err != nil {
+			c.add(o, Error, "", "cannot encode: %v", err)
+			return
+		}
+		typed, _, err := strictDecoder.Decode(data, nil, nil)
+		if typed != nil && c.lifecycle(o, typed) {
+			return
+		}
+		if err != nil {
+			c.decodeError(o, err)
+		}
+		if typed != nil && err == nil || runtime.IsStrictDecodingError(err) {
+			o.typed = typed
+		}
+	case c.crds != nil && c.crds.Known(o.apiVersion, o.kind):
+		for _, fe := range c.crds.Validate(o.content) {
+			c.add(o, Error, fe.Path, "%s", fe.Message)
+		}
+	default:
+		if alt := otherVersions(gvk); len(alt) > 0 {
+			c.add(o, Error, "apiVersion", "%s %s is not served by Kubernetes 1.34; valid apiVersions for %s: %s", o.apiVersion, o.kind, o.kind, strings.Join(alt, ", "))
+			return
+		}
+		c.add(o, Warning, "", "no schema for apiVersion %q kind %q: it is not a built-in type and no CustomResourceDefinition for it is in the overlay or in validation.crds; the object is not validated", o.apiVersion, o.kind)
+	}
+	c.checkMeta(o)
+}
+
+// KubernetesMinor is the Kubernetes 1.x release objects are validated
+// against: the version of k8s.io/api driftless is built with.
+const KubernetesMinor = 34
+
+type lifecycled interface {
+	APILifecycleDeprecated() (major, minor int)
+	APILifecycleRemoved() (major, minor int)
+}
+
+type replaced interface {
+	APILifecycleReplacement() schema.GroupVersionKind
+}
+
+// lifecycle reports API versions Kubernetes no longer serves (client-go's
+// scheme still knows them) or has deprecated, from the lifecycle k8s.io/api
+// generates for every beta type. It returns true when the object cannot be
+// applied at all.
+func (c *checker) lifecycle(o *object, typed runtime.Object) bool {
+	l, ok := typed.(lifecycled)
+	if !ok {
+		return false
+	}
+	instead := ""
+	if r, ok := typed.(replaced); ok {
+		if g := r.APILifecycleReplacement(); g.Kind != "" {
+			instead = "; use " + g.GroupVersion().String() + " " + g.Kind
+		}
+	}
+	if major, minor := l.APILifecycleRemoved(); major == 1 && minor <= KubernetesMinor {
+		c.add(o, Error, "apiVersion", "%s %s was removed in Kubernetes %d.%d%s", o.apiVersion, o.kind, major, minor, instead)
+		return true
+	}
+	if major, minor := l.APILifecycleDeprecated(); major == 1 && minor <= KubernetesMinor {
+		c.add(o, Warning, "apiVersion", "%s %s is deprecated since Kubernetes %d.%d%s", o.apiVersion, o.kind, major, minor, instead)
+	}
+	return false
+}
+
+func (c *checker) decodeError(o *object, err error) {
+	if se, ok := runtime.AsStrictDecodingError(err); ok {
+		for _, e := range se.Errors() {
+			msg := e.Error()
+			path := ""
+			if m := quoted.FindStringSubmatch(msg); m != nil {
+				path = m[1]
+			}
+			switch {
+			case strings.HasPrefix(msg, "unknown field"):
+				c.add(o, Error, path, "unknown field (not in %s %s)", o.apiVersion, o.kind)
+			case strings.HasPrefix(msg, "duplicate field"):
+				c.add(o, Error, path, "duplicate field")
+			default:
+				c.add(o, Error, "", "%s", msg)
+			}
+		}
+		return
+	}
+	msg := err.Error()
+	if m := typeError.FindStringSubmatch(msg); m != nil {
+		c.add(o, Error, m[2], "wrong type: got %s, want %s", m[1], strings.TrimPrefix(m[3], "[]"))
+		return
+	}
+	c.add(o, Error, "", "does not decode as %s %s: %s", o.apiVersion, o.kind, msg)
+}
+
+// otherVersions lists the apiVersions that do serve kind in gvk's group.
+func otherVersions(gvk schema.GroupVersionKind) []string {
+	var out []string
+	for k := range scheme.Scheme.AllKnownTypes() {
+		if k.Kind == gvk.Kind && k.Group == gvk.Group && k.Version != runtime.APIVersionInternal {
+			out = append(out, k.GroupVersion().String())
+		}
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// dnsLabelKinds need names that are DNS labels, not just subdomains.
+var dnsLabelKinds = map[string]bool{"Namespace": true, "Service": true}
+
+func (c *checker) checkMeta(o *object) {
+	if o.name != "" {
+		var errs []string
+		if dnsLabelKinds[o.kind] {
+			errs = utilvalidation.IsDNS1123Label(o.name)
+		} else {
+			errs = utilvalidation.IsDNS1123Subdomain(o.name)
+		}
+		for _, e := range errs {
+			c.add(o, Error, "metadata.name", "invalid name %q: %s", o.name, e)
+		}
+	}
+	labels, _ := lookup(o.content, "metadata", "labels").(map[string]any)
+	for _, k := range sortedKeys(labels) {
+		for _, e := range utilvalidation.IsQualifiedName(k) {
+			c.add(o, Error, "metadata.labels."+k, "invalid label key %q: %s", k, e)
+		}
+		if v, ok := labels[k].(string); ok {
+			for _, e := range utilvalidation.IsValidLabelValue(v) {
+				c.add(o, Error, "metadata.labels."+k, "invalid label value %q: %s", v, e)
+			}
+		}
+	}
+}
+
+func lookup(m map[string]any, path ...string) any {
+	var v any = m
+	for _, p := range path {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[p]
+	}
+	return v
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// workload is what the policies need to know about a pod-running object.
+type workload struct {
+	o        *object
+	pod      *corev1.PodSpec
+	podPath  string
+	replicas int32
+	// strategy is "RollingUpdate", "Recreate" or "" (not a Deployment).
+	strategy string
+	kind     string
+}
+
+func workloadOf(o *object) *workload {
+	one := func(r *int32) int32 {
+		if r == nil {
+			return 1
+		}
+		return *r
+	}
+	switch t := o.typed.(type) {
+	case *appsv1.Deployment:
+		s := string(t.Spec.Strategy.Type)
+		if s == "" {
+			s = string(appsv1.RollingUpdateDeploymentStrategyType)
+		}
+		return &workload{o: o, pod: &t.Spec.Template.Spec, podPath: "spec.template.spec", replicas: one(t.Spec.Replicas), strategy: s, kind: "Deployment"}
+	case *appsv1.StatefulSet:
+		return &workload{o: o, pod: &t.Spec.Template.Spec, podPath: "spec.template.spec", replicas: one(t.Spec.Replicas), kind: "StatefulSet"}
+	case *appsv1.DaemonSet:
+		return &workload{o: o, pod: &t.Spec.Template.Spec, podPath: "spec.template.spec", replicas: 2, kind: "DaemonSet"}
+	case *appsv1.ReplicaSet:
+		return &workload{o: o, pod: &t.Spec.Template.Spec, podPath: "spec.template.spec", replicas: one(t.Spec.Replicas), kind: "ReplicaSet"}
+	case *batchv1.Job:
+		return &workload{o: o, pod: &t.Spec.Template.Spec, podPath: "spec.template.spec", replicas: one(t.Spec.Parallelism), kind: "Job"}
+	case *batchv1.CronJob:
+		return &workload{o: o, pod: &t.Spec.JobTemplate.Spec.Template.Spec, podPath: "spec.jobTemplate.spec.template.spec", replicas: one(t.Spec.JobTemplate.Spec.Parallelism), kind: "CronJob"}
+	case *corev1.Pod:
+		return &workload{o: o, pod: &t.Spec, podPath: "spec", replicas: 1, kind: "Pod"}
+	}
+	return nil
+}
+
+// policies checks one environment's objects against the deployment
+// policies: floating images, ReadWriteOnce claims under rolling updates,
+// singletons that can run twice, and missing resource requests.
+func (c *checker) policies(objs []*object) {
+	pvcs := map[string]*corev1.PersistentVolumeClaim{}
+	var hpas []*object
+	for _, o := range objs {
+		switch t := o.typed.(type) {
+		case *corev1.PersistentVolumeClaim:
+			pvcs[o.namespace+"/"+o.name] = t
+		case *autoscalingv2.HorizontalPodAutoscaler:
+			hpas = append(hpas, o)
+		}
+	}
+	for _, o := range objs {
+		for _, ct := range render.Containers(o.content) {
+			if c.isPipelineImage(ct.Image) {
+				continue // kustomize-render pins it by digest
+			}
+			if reason := render.Floating(ct.Image, nil); reason != "" {
+				c.add(o, Error, ct.Path+".image", "container %q: image %q %s", ct.Name, ct.Image, reason)
+			}
+		}
+		w := workloadOf(o)
+		if w == nil {
+			continue
+		}
+		c.readWriteOnce(w, pvcs)
+		c.singleton(w, hpas)
+		c.requests(w)
+	}
+}
+
+func (c *checker) isPipelineImage(image string) bool {
+	repo := image
+	if i := strings.IndexAny(repo, "@"); i >= 0 {
+		repo = repo[:i]
+	}
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i]
+	}
+	return slices.Contains(c.pipelineRef, repo)
+}
+
+func (c *checker) readWriteOnce(w *workload, pvcs map[string]*corev1.PersistentVolumeClaim) {
+	if w.kind != "Deployment" && w.kind != "ReplicaSet" {
+		return // StatefulSets give each pod its own claim; Jobs do not roll
+	}
+	for i, v := range w.pod.Volumes {
+		if v.PersistentVolumeClaim == nil {
+			continue
+		}
+		pvc, ok := pvcs[w.o.namespace+"/"+v.PersistentVolumeClaim.ClaimName]
+		if !ok {
+			continue
+		}
+		mode := ""
+		for _, m := range pvc.Spec.AccessModes {
+			if m == corev1.ReadWriteOnce || m == corev1.ReadWriteOncePod {
+				mode = string(m)
+			}
+		}
+		if mode == "" {
+			continue
+		}
+		vp := fmt.Sprintf("%s.volumes[%d]", w.podPath, i)
+		if w.strategy == string(appsv1.RollingUpdateDeploymentStrategyType) {
+			path := "spec.strategy"
+			if !w.o.src.has(path) {
+				path = vp // an implicit RollingUpdate: point at the volume
+			}
+			c.add(w.o, Error, path, "mounts %s PersistentVolumeClaim %q with a RollingUpdate strategy: the new pod can never attach the volume while the old pod holds it; set strategy.type: Recreate", mode, pvc.Name)
+		}
+		if w.replicas > 1 {
+			c.add(w.o, Error, "spec.replicas", "runs %d replicas that all mount %s PersistentVolumeClaim %q: only one pod can attach it", w.replicas, mode, pvc.Name)
+		}
+	}
+}
+
+func (c *checker) isSingleton(o *object) bool {
+	if v, _ := lookup(o.content, "metadata", "annotations", SingletonAnnotation).(string); v == "true" {
+		return true
+	}
+	appName, _ := lookup(o.content, "metadata", "labels", "app.kubernetes.io/name").(string)
+	for _, s := range c.singletons {
+		if s == o.name || (appName != "" && s == appName) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *checker) singleton(w *workload, hpas []*object) {
+	if !c.isSingleton(w.o) {
+		return
+	}
+	switch {
+	case w.kind == "DaemonSet":
+		c.add(w.o, Error, "kind", "declared singleton but a DaemonSet runs one pod per node; use a Deployment with replicas: 1 and strategy Recreate")
+	case w.replicas > 1:
+		c.add(w.o, Error, "spec.replicas", "declared singleton but runs %d replicas", w.replicas)
+	case w.kind == "Deployment" && w.strategy != string(appsv1.RecreateDeploymentStrategyType):
+		c.add(w.o, Error, "spec.strategy", "declared singleton but uses a RollingUpdate strategy, which starts the new pod before the old one has stopped; set strategy.type: Recreate")
+	}
+	for _, h := range hpas {
+		hpa := h.typed.(*autoscalingv2.HorizontalPodAutoscaler)
+		if h.namespace == w.o.namespace && hpa.Spec.ScaleTargetRef.Kind == w.kind && hpa.Spec.ScaleTargetRef.Name == w.o.name && hpa.Spec.MaxReplicas > 1 {
+			c.add(h, Error, "spec.maxReplicas", "scales singleton %s/%s up to %d replicas", w.kind, w.o.name, hpa.Spec.MaxReplicas)
+		}
+	}
+}
+
+func (c *checker) requests(w *workload) {
+	check := func(list []corev1.Container, field string) {
+		for i, ct := range list {
+			var missing []string
+			for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+				if _, ok := ct.Resources.Requests[r]; !ok {
+					missing = append(missing, string(r))
+				}
+			}
+			if len(missing) > 0 {
+				c.add(w.o, Warning, fmt.Sprintf("%s.%s[%d]", w.podPath, field, i), "container %q has no %s request: the scheduler cannot place it reliably", ct.Name, strings.Join(missing, " or "))
+			}
+		}
+	}
+	check(w.pod.InitContainers, "initContainers")
+	check(w.pod.Containers, "containers")
+}

@@ -1,0 +1,256 @@
+package validate
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/driftless-dev/driftless/internal/render"
+	"github.com/driftless-dev/driftless/internal/spec"
+)
+
+// Report is the outcome of a validation.
+type Report struct {
+	Findings []Finding
+	// Objects is how many rendered objects were checked.
+	Objects int
+}
+
+// Count returns the number of findings of a severity.
+func (r *Report) Count(s Severity) int {
+	n := 0
+	for _, f := range r.Findings {
+		if f.Severity == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Pipeline validates the static configuration and the named environments
+// of p (all when envs is empty).
+func Pipeline(p *spec.Pipeline, envs []string) (*Report, error) {
+	selected, err := selectEnvs(p, envs)
+	if err != nil {
+		return nil, err
+	}
+	r := &Report{Findings: Static(p)}
+	c := &checker{crds: NewCRDs(), singletons: p.Validation.Singletons, pipelineRef: pipelineRepos(p)}
+	r.Findings = append(r.Findings, c.loadSpecCRDs(p)...)
+	loc := newLocator()
+	for _, env := range selected {
+		kfile := kustomizationFile(p.Path(env.Overlay))
+		m, err := render.Kustomize(p.Path(env.Overlay), render.Wrapper{Origins: true})
+		if err != nil {
+			f := Finding{File: kfile, Severity: Error, Env: env.Name, Message: err.Error()}
+			var re *render.Error
+			if errors.As(err, &re) {
+				f.File, f.Line, f.Message = re.File, re.Line, re.Msg
+			}
+			r.Findings = append(r.Findings, f)
+			continue
+		}
+		var objs []*object
+		for _, res := range m.Resources() {
+			content, err := res.Map()
+			if err != nil {
+				r.Findings = append(r.Findings, Finding{File: kfile, Severity: Error, Env: env.Name, Message: fmt.Sprintf("%s/%s: %v", res.GetKind(), res.GetName(), err)})
+				continue
+			}
+			origin, _ := render.ParseOrigin(res.GetAnnotations())
+			stripOrigin(content)
+			o := newObject(env.Name, content)
+			o.src = loc.find(origin, o.kind, o.name)
+			if o.src.file == "" {
+				o.src.file = kfile
+			}
+			objs = append(objs, o)
+		}
+		c.check(objs)
+		r.Objects += len(objs)
+	}
+	r.Findings = append(r.Findings, c.findings...)
+	r.Findings = dedupe(r.Findings)
+	Sort(r.Findings)
+	return r, nil
+}
+
+// Manifests validates already rendered files (kustomize-render's output,
+// or any multi-document YAML). p may be nil; it supplies the pipeline's
+// image name, singletons and CRD files.
+func Manifests(p *spec.Pipeline, files []string) (*Report, error) {
+	c := &checker{crds: NewCRDs()}
+	r := &Report{}
+	if p != nil {
+		c.singletons, c.pipelineRef = p.Validation.Singletons, pipelineRepos(p)
+		r.Findings = append(r.Findings, c.loadSpecCRDs(p)...)
+	}
+	var objs []*object
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading manifests: %w", err)
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(b)))
+		for {
+			var doc yaml.Node
+			err := dec.Decode(&doc)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				r.Findings = append(r.Findings, Finding{File: f, Severity: Error, Message: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")})
+				break
+			}
+			if len(doc.Content) == 0 {
+				continue
+			}
+			root := doc.Content[0]
+			var content map[string]any
+			if err := root.Decode(&content); err != nil || content == nil {
+				r.Findings = append(r.Findings, Finding{File: f, Line: root.Line, Col: root.Column, Severity: Error, Message: "not a Kubernetes object (a YAML mapping)"})
+				continue
+			}
+			o := newObject("", normalizeYAML(content).(map[string]any))
+			o.src = source{file: f, node: root}
+			objs = append(objs, o)
+		}
+	}
+	c.check(objs)
+	r.Objects = len(objs)
+	r.Findings = append(r.Findings, c.findings...)
+	Sort(r.Findings)
+	return r, nil
+}
+
+// normalizeYAML turns yaml.v3's decoded values into JSON's (map keys are
+// strings already; ints stay numbers).
+func normalizeYAML(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			t[k] = normalizeYAML(x)
+		}
+	case []any:
+		for i, x := range t {
+			t[i] = normalizeYAML(x)
+		}
+	}
+	return v
+}
+
+func newObject(env string, content map[string]any) *object {
+	o := &object{env: env, content: content}
+	o.apiVersion, _ = content["apiVersion"].(string)
+	o.kind, _ = content["kind"].(string)
+	o.name, _ = lookup(content, "metadata", "name").(string)
+	o.namespace, _ = lookup(content, "metadata", "namespace").(string)
+	return o
+}
+
+// check runs every object check over one environment's objects.
+func (c *checker) check(objs []*object) {
+	for _, o := range objs {
+		if o.kind == "CustomResourceDefinition" && strings.HasPrefix(o.apiVersion, "apiextensions.k8s.io/") {
+			if err := c.crds.Add(o.content); err != nil {
+				c.add(o, Error, "", "invalid CustomResourceDefinition: %v", err)
+			}
+		}
+	}
+	for _, o := range objs {
+		c.decode(o)
+	}
+	c.policies(objs)
+}
+
+func (c *checker) loadSpecCRDs(p *spec.Pipeline) []Finding {
+	var out []Finding
+	for i, path := range p.Validation.CRDs {
+		line, col := p.Position(fmt.Sprintf("validation.crds[%d]", i))
+		crds, err := LoadCRDFiles([]string{p.Path(path)})
+		if err != nil {
+			out = append(out, Finding{File: p.File, Line: line, Col: col, Severity: Error, Message: fmt.Sprintf("loading CRDs from %q: %v", path, err)})
+			continue
+		}
+		for _, crd := range crds {
+			if err := c.crds.Add(crd); err != nil {
+				out = append(out, Finding{File: p.File, Line: line, Col: col, Severity: Error, Message: fmt.Sprintf("CRD in %q: %v", path, err)})
+			}
+		}
+	}
+	return out
+}
+
+func pipelineRepos(p *spec.Pipeline) []string {
+	if p.Image.Name != "" && p.Image.Name != p.Image.Repository {
+		return []string{p.Image.Name, p.Image.Repository}
+	}
+	return []string{p.Image.Repository}
+}
+
+func selectEnvs(p *spec.Pipeline, names []string) ([]*spec.Environment, error) {
+	if len(names) == 0 {
+		out := make([]*spec.Environment, len(p.Environments))
+		for i := range p.Environments {
+			out[i] = &p.Environments[i]
+		}
+		return out, nil
+	}
+	var out []*spec.Environment
+	for _, n := range names {
+		e, err := p.Environment(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func kustomizationFile(dir string) string {
+	for _, n := range spec.KustomizationFileNames {
+		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+			return filepath.Join(dir, n)
+		}
+	}
+	return filepath.Join(dir, "kustomization.yaml")
+}
+
+func stripOrigin(content map[string]any) {
+	meta, _ := content["metadata"].(map[string]any)
+	ann, _ := meta["annotations"].(map[string]any)
+	delete(ann, render.OriginAnnotation)
+	if ann != nil && len(ann) == 0 {
+		delete(meta, "annotations")
+	}
+}
+
+// dedupe merges findings that several environments share (a mistake in a
+// base shows in every overlay) into one that names them all.
+func dedupe(fs []Finding) []Finding {
+	type key struct {
+		file      string
+		line, col int
+		sev       Severity
+		msg       string
+	}
+	idx := map[key]int{}
+	var out []Finding
+	for _, f := range fs {
+		k := key{f.File, f.Line, f.Col, f.Severity, f.Message}
+		if i, ok := idx[k]; ok && f.Env != "" {
+			if !strings.Contains(", "+out[i].Env+",", ", "+f.Env+",") {
+				out[i].Env += ", " + f.Env
+			}
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, f)
+	}
+	return out
+}
