@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/driftless-dev/driftless/internal/configrev"
+	"github.com/driftless-dev/driftless/internal/render"
+	"github.com/driftless-dev/driftless/internal/spec"
+	"github.com/driftless-dev/driftless/internal/step"
+)
+
+var definition = step.Definition{
+	Name:    "kustomize-render",
+	Summary: "Render each environment's overlay with the image pinned by digest, one file per environment.",
+	Inputs: []step.Input{
+		{Name: "env", Description: "Comma-separated environments to render; all when empty."},
+		{Name: "image", Description: "The pipeline's image pinned by digest (repo@sha256:...), normally bake-image's image output."},
+		{Name: "out", Description: "Directory to write <env>.yaml files to.", Default: "out"},
+		{Name: "release", Description: "Release version recorded on every object; defaults to the Git tag being built."},
+		{Name: "git-sha", Description: "Commit recorded on every object; defaults to the commit being built."},
+		{Name: "config-revision", Description: "Configuration revision recorded on every object; defaults to the hash of the spec's static.dir, computed as the service computes it."},
+	},
+	Outputs: []step.Output{
+		{Name: "manifests", Description: "JSON object: environment → {file, sha256, objects}."},
+		{Name: "file", Description: "The written file, when one environment was rendered."},
+		{Name: "sha256", Description: "The sha256 of that file, when one environment was rendered."},
+	},
+}
+
+type written struct {
+	File    string `json:"file"`
+	SHA256  string `json:"sha256"`
+	Objects int    `json:"objects"`
+}
+
+func run(ctx context.Context, s *step.Context) error {
+	p, err := spec.Load(s.Input(step.InputSpec))
+	if err != nil {
+		return err
+	}
+	var envs []*spec.Environment
+	if names := splitList(s.Input("env")); len(names) > 0 {
+		for _, n := range names {
+			e, err := p.Environment(n)
+			if err != nil {
+				return err
+			}
+			envs = append(envs, e)
+		}
+	} else {
+		for i := range p.Environments {
+			envs = append(envs, &p.Environments[i])
+		}
+	}
+	ci := s.CI(ctx)
+	opts := render.Options{
+		Image:          s.Input("image"),
+		Version:        s.InputOr("release", ci.Tag),
+		GitSHA:         s.InputOr("git-sha", ci.SHA),
+		ConfigRevision: s.Input("config-revision"),
+	}
+	if opts.ConfigRevision == "" && p.Static != nil {
+		if opts.ConfigRevision, err = configrev.Dir(p.Path(p.Static.Dir)); err != nil {
+			return fmt.Errorf("computing the configuration revision of %q: %w", p.Static.Dir, err)
+		}
+	}
+	out := s.Input("out")
+	results := map[string]written{}
+	var rendered []*render.Result
+	var refused []error
+	for _, e := range envs {
+		res, err := render.Environment(p, e, opts)
+		var fe *render.FloatingImagesError
+		if errors.As(err, &fe) {
+			refused = append(refused, err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		path, err := res.Write(out)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(s.Stdout, path)
+		s.Logf("kustomize-render: %s: %d object(s) → %s (sha256 %s)", e.Name, len(res.Objects), path, res.SHA256)
+		results[e.Name] = written{File: path, SHA256: res.SHA256, Objects: len(res.Objects)}
+		rendered = append(rendered, res)
+		if len(envs) == 1 {
+			s.SetOutput("file", path)
+			s.SetOutput("sha256", res.SHA256)
+		}
+	}
+	b, err := json.Marshal(results)
+	if err != nil {
+		return err
+	}
+	s.SetOutput("manifests", string(b))
+	s.Summary(summary(opts, rendered, results))
+	for i := 1; i < len(rendered); i++ {
+		logDiff(s, rendered[i-1], rendered[i])
+	}
+	if len(refused) > 0 {
+		return step.Failed(errors.Join(refused...))
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func kinds(r *render.Result) string {
+	counts := map[string]int{}
+	for _, o := range r.Objects {
+		counts[o.Kind]++
+	}
+	var ks []string
+	for k := range counts {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	var parts []string
+	for _, k := range ks {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func summary(opts render.Options, rendered []*render.Result, results map[string]written) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### kustomize-render\n\n| | |\n|---|---|\n| image | `%s` |\n| version | `%s` |\n| git sha | `%s` |\n| config revision | `%s` |\n\n", opts.Image, opts.Version, opts.GitSHA, opts.ConfigRevision)
+	b.WriteString("| environment | file | sha256 | objects |\n|---|---|---|---|\n")
+	for _, r := range rendered {
+		w := results[r.Env]
+		fmt.Fprintf(&b, "| %s | `%s` | `%s` | %s |\n", r.Env, w.File, w.SHA256[:12], kinds(r))
+	}
+	for i := 1; i < len(rendered); i++ {
+		a, c := rendered[i-1], rendered[i]
+		fmt.Fprintf(&b, "\n#### %s → %s\n\n", a.Env, c.Env)
+		diffs := render.Compare(a, c)
+		if len(diffs) == 0 {
+			b.WriteString("No differences besides the namespace.\n")
+			continue
+		}
+		b.WriteString("| object | difference |\n|---|---|\n")
+		for _, d := range diffs {
+			what := strings.Join(d.Fields, "<br>")
+			if d.OnlyIn != "" {
+				what = "only in " + d.OnlyIn
+			}
+			fmt.Fprintf(&b, "| `%s` | %s |\n", d.Object, strings.ReplaceAll(what, "|", "\\|"))
+		}
+	}
+	return b.String()
+}
+
+func logDiff(s *step.Context, a, c *render.Result) {
+	for _, d := range render.Compare(a, c) {
+		if d.OnlyIn != "" {
+			s.Logf("  %s → %s: %s only in %s", a.Env, c.Env, d.Object, d.OnlyIn)
+			continue
+		}
+		s.Logf("  %s → %s: %s: %s", a.Env, c.Env, d.Object, strings.Join(d.Fields, "; "))
+	}
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/driftless-dev/driftless/internal/configrev"
+	"github.com/driftless-dev/driftless/internal/step"
+	"github.com/driftless-dev/driftless/internal/testtool"
+)
+
+const image = "127.0.0.1:5000/pssp/api@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func runStep(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := step.Run(context.Background(), definition, run, step.IO{
+		Args: args, Getenv: func(k string) string { return env[k] }, Stdout: &out, Stderr: &errb, Dir: t.TempDir(),
+	})
+	return code, out.String(), errb.String()
+}
+
+func TestDefinition(t *testing.T) {
+	t.Parallel()
+	if err := definition.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRenderExample(t *testing.T) {
+	t.Parallel()
+	root := testtool.Root(t)
+	out := t.TempDir()
+	summary := filepath.Join(t.TempDir(), "summary.md")
+	if err := os.WriteFile(summary, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REF": "refs/tags/v1.4.2", "GITHUB_SHA": "c0ffee", "GITHUB_STEP_SUMMARY": summary, "INPUT_IMAGE": image}
+	code, stdout, stderr := runStep(t, env, "--spec", filepath.Join(root, "driftless.yaml"), "--out", out, "--output", "json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	var outputs map[string]string
+	if err := json.Unmarshal([]byte(stdout[strings.LastIndex(strings.TrimSpace(stdout), "\n")+1:]), &outputs); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	var manifests map[string]struct {
+		File    string
+		SHA256  string
+		Objects int
+	}
+	if err := json.Unmarshal([]byte(outputs["manifests"]), &manifests); err != nil {
+		t.Fatal(err)
+	}
+	rev, err := configrev.Dir(filepath.Join(root, "example", "static"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []string{"test", "prod"} {
+		m := manifests[e]
+		b, err := os.ReadFile(m.File)
+		if err != nil {
+			t.Fatalf("%s: %v", e, err)
+		}
+		for _, want := range []string{"image: " + image, "driftless.dev/version: v1.4.2", "driftless.dev/git-sha: c0ffee", "driftless.dev/config-revision: " + rev, "namespace: pssp-" + e} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s.yaml lacks %q", e, want)
+			}
+		}
+		if strings.Contains(string(b), "image: pssp-api") {
+			t.Errorf("%s.yaml still names the unpinned image", e)
+		}
+	}
+	if _, ok := outputs["file"]; ok {
+		t.Error("file is only an output when one environment is rendered")
+	}
+	s, _ := os.ReadFile(summary)
+	for _, want := range []string{"#### test → prod", "<br>spec.replicas: 1 → 3<br>", "| `ConfigMap/pssp-runtime-(hash)` | data.LOG_LEVEL: debug → info<br>", "| `PodDisruptionBudget/pssp-api` | only in prod |", "| `Secret/pssp-signing-key-(hash)` | only in prod |"} {
+		if !strings.Contains(string(s), want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(string(s), "dummy-for-example") || strings.Contains(string(s), "ZHVtbXktZm9yLWV4YW1wbGU") {
+		t.Error("the summary shows a Secret's value")
+	}
+
+	// Deterministic: a second run writes the same bytes.
+	out2 := t.TempDir()
+	if code, _, stderr := runStep(t, env, "--spec", filepath.Join(root, "driftless.yaml"), "--out", out2, "--env", "prod", "--dotenv", filepath.Join(out2, "r.env")); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	a, _ := os.ReadFile(manifests["prod"].File)
+	b, _ := os.ReadFile(filepath.Join(out2, "prod.yaml"))
+	if !bytes.Equal(a, b) {
+		t.Error("two renders of prod differ")
+	}
+	dotenv, _ := os.ReadFile(filepath.Join(out2, "r.env"))
+	if !strings.Contains(string(dotenv), "DRIFTLESS_SHA256="+manifests["prod"].SHA256+"\n") || !strings.Contains(string(dotenv), "DRIFTLESS_FILE="+filepath.Join(out2, "prod.yaml")) {
+		t.Errorf("dotenv:\n%s", dotenv)
+	}
+}
+
+func TestRefusesUnpinnedImage(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	code, _, stderr := runStep(t, nil, "--spec", filepath.Join(testtool.Root(t), "driftless.yaml"), "--out", out, "--env", "test")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, `environment "test" not written`) || !strings.Contains(stderr, `Deployment/pssp-test/pssp-api container "api": "pssp-api" is the pipeline's image without a digest`) {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "test.yaml")); !os.IsNotExist(err) {
+		t.Error("a refused environment was written")
+	}
+}
+
+func TestBadImageCannotRun(t *testing.T) {
+	t.Parallel()
+	code, _, stderr := runStep(t, nil, "--spec", filepath.Join(testtool.Root(t), "driftless.yaml"), "--out", t.TempDir(), "--image", "127.0.0.1:5000/pssp/api:v1")
+	if code != 2 || !strings.Contains(stderr, "not pinned by digest") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+}

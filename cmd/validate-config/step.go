@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/driftless-dev/driftless/internal/spec"
+	"github.com/driftless-dev/driftless/internal/step"
+	"github.com/driftless-dev/driftless/internal/validate"
+)
+
+var definition = step.Definition{
+	Name:    "validate-config",
+	Summary: "Check the pipeline spec, the static configuration, every overlay and every rendered object.",
+	Inputs: []step.Input{
+		{Name: "env", Description: "Comma-separated environments to validate; all when empty."},
+		{Name: "manifests", Description: "Comma-separated files of already rendered manifests (kustomize-render's output) to validate instead of rendering the overlays."},
+		{Name: "strict", Description: "Fail on warnings too.", Bool: true, Default: "false"},
+	},
+	Outputs: []step.Output{
+		{Name: "errors", Description: "Number of errors found."},
+		{Name: "warnings", Description: "Number of warnings found."},
+		{Name: "objects", Description: "Number of rendered objects checked."},
+		{Name: "findings", Description: "The findings as a JSON array of {file, line, col, severity, env, object, message}."},
+	},
+}
+
+// maxSummaryFindings bounds the step summary; the log has them all.
+const maxSummaryFindings = 50
+
+func run(ctx context.Context, s *step.Context) error {
+	specPath := s.Input(step.InputSpec)
+	manifests := splitList(s.Input("manifests"))
+	p, err := spec.Load(specPath)
+	var report *validate.Report
+	switch {
+	case err != nil && len(spec.Errors(err)) > 0:
+		// A broken spec is what validate-config is for: report it like any
+		// other finding.
+		report = &validate.Report{}
+		for _, e := range spec.Errors(err) {
+			report.Findings = append(report.Findings, validate.Finding{File: e.File, Line: e.Line, Col: e.Col, Severity: validate.Error, Message: specMessage(e)})
+		}
+		err = nil
+	case err != nil:
+		return err
+	case len(manifests) > 0:
+		report, err = validate.Manifests(p, manifests)
+	default:
+		report, err = validate.Pipeline(p, splitList(s.Input("env")))
+	}
+	if err != nil {
+		return err
+	}
+	for _, f := range report.Findings {
+		fmt.Fprintln(s.Stderr, f.String())
+		sev := step.SeverityError
+		if f.Severity == validate.Warning {
+			sev = step.SeverityWarning
+		}
+		msg := f.Message
+		if f.Object != "" {
+			msg = f.Object + ": " + msg
+		}
+		s.Annotate(step.Annotation{Severity: sev, File: f.File, Line: f.Line, Col: f.Col, Title: "validate-config", Message: msg})
+	}
+	errs, warns := report.Count(validate.Error), report.Count(validate.Warning)
+	s.SetOutput("errors", strconv.Itoa(errs))
+	s.SetOutput("warnings", strconv.Itoa(warns))
+	s.SetOutput("objects", strconv.Itoa(report.Objects))
+	b, err := json.Marshal(orEmpty(report.Findings))
+	if err != nil {
+		return err
+	}
+	s.SetOutput("findings", string(b))
+	s.Summary(summary(report, errs, warns))
+	s.Logf("validate-config: %d object(s) checked, %d error(s), %d warning(s)", report.Objects, errs, warns)
+	switch {
+	case errs > 0:
+		return step.Failed(fmt.Errorf("%d error(s) found", errs))
+	case warns > 0 && s.Bool("strict"):
+		return step.Failed(fmt.Errorf("%d warning(s) found and --strict is set", warns))
+	}
+	return nil
+}
+
+func specMessage(e *spec.Error) string {
+	if e.Path != "" {
+		return e.Path + ": " + e.Msg
+	}
+	return e.Msg
+}
+
+func orEmpty(fs []validate.Finding) []validate.Finding {
+	if fs == nil {
+		return []validate.Finding{}
+	}
+	return fs
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func summary(r *validate.Report, errs, warns int) string {
+	var b strings.Builder
+	status := "✅ valid"
+	if errs > 0 {
+		status = "❌ invalid"
+	}
+	fmt.Fprintf(&b, "### validate-config: %s\n\n| objects | errors | warnings |\n|---:|---:|---:|\n| %d | %d | %d |\n\n", status, r.Objects, errs, warns)
+	if len(r.Findings) == 0 {
+		return b.String()
+	}
+	b.WriteString("| where | severity | environment | finding |\n|---|---|---|---|\n")
+	for i, f := range r.Findings {
+		if i == maxSummaryFindings {
+			fmt.Fprintf(&b, "\n… and %d more in the log.\n", len(r.Findings)-i)
+			break
+		}
+		where := f.File
+		if f.Line > 0 {
+			where = fmt.Sprintf("%s:%d", f.File, f.Line)
+		}
+		msg := f.Message
+		if f.Object != "" {
+			msg = "`" + f.Object + "` " + msg
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", where, f.Severity, f.Env, escapeCell(msg))
+	}
+	return b.String()
+}
+
+func escapeCell(s string) string {
+	return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s)
+}
