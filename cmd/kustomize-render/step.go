@@ -44,7 +44,7 @@ func run(ctx context.Context, s *step.Context) error {
 		return err
 	}
 	var envs []*spec.Environment
-	if names := splitList(s.Input("env")); len(names) > 0 {
+	if names := s.InputList("env"); len(names) > 0 {
 		for _, n := range names {
 			e, err := p.Environment(n)
 			if err != nil {
@@ -87,7 +87,9 @@ func run(ctx context.Context, s *step.Context) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(s.Stdout, path)
+		if !s.JSON() {
+			fmt.Fprintln(s.Stdout, path)
+		}
 		s.Logf("kustomize-render: %s: %d object(s) → %s (sha256 %s)", e.Name, len(res.Objects), path, res.SHA256)
 		results[e.Name] = written{File: path, SHA256: res.SHA256, Objects: len(res.Objects)}
 		rendered = append(rendered, res)
@@ -109,16 +111,6 @@ func run(ctx context.Context, s *step.Context) error {
 		return step.Failed(errors.Join(refused...))
 	}
 	return nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' }) {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 func kinds(r *render.Result) string {

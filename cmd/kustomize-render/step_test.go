@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/driftless-dev/driftless/internal/configrev"
-	"github.com/driftless-dev/driftless/internal/step"
+	"github.com/driftless-dev/driftless/internal/step/steptest"
 	"github.com/driftless-dev/driftless/internal/testtool"
 )
 
@@ -18,11 +17,8 @@ const image = "127.0.0.1:5000/pssp/api@sha256:0123456789abcdef0123456789abcdef01
 
 func runStep(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	code := step.Run(context.Background(), definition, run, step.IO{
-		Args: args, Getenv: func(k string) string { return env[k] }, Stdout: &out, Stderr: &errb, Dir: t.TempDir(),
-	})
-	return code, out.String(), errb.String()
+	r := steptest.Run(t, definition, run, env, args...)
+	return r.Code, r.Stdout, r.Stderr
 }
 
 func TestDefinition(t *testing.T) {
@@ -46,7 +42,18 @@ func TestRenderExample(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
 	var outputs map[string]string
-	if err := json.Unmarshal([]byte(stdout[strings.LastIndex(strings.TrimSpace(stdout), "\n")+1:]), &outputs); err != nil {
+	// With --output json stdout is one JSON object and nothing else (the
+	// GitHub workflow commands aside).
+	var jsonLines []string
+	for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		if !strings.HasPrefix(l, "::") {
+			jsonLines = append(jsonLines, l)
+		}
+	}
+	if len(jsonLines) != 1 {
+		t.Fatalf("stdout is not one JSON line:\n%s", stdout)
+	}
+	if err := json.Unmarshal([]byte(jsonLines[0]), &outputs); err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
 	}
 	var manifests map[string]struct {

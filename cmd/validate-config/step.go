@@ -33,7 +33,7 @@ const maxSummaryFindings = 50
 
 func run(ctx context.Context, s *step.Context) error {
 	specPath := s.Input(step.InputSpec)
-	manifests := splitList(s.Input("manifests"))
+	manifests := s.InputList("manifests")
 	p, err := spec.Load(specPath)
 	var report *validate.Report
 	switch {
@@ -50,7 +50,7 @@ func run(ctx context.Context, s *step.Context) error {
 	case len(manifests) > 0:
 		report, err = validate.Manifests(p, manifests)
 	default:
-		report, err = validate.Pipeline(p, splitList(s.Input("env")))
+		report, err = validate.Pipeline(p, s.InputList("env"))
 	}
 	if err != nil {
 		return err
@@ -99,16 +99,6 @@ func orEmpty(fs []validate.Finding) []validate.Finding {
 		return []validate.Finding{}
 	}
 	return fs
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' }) {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 func summary(r *validate.Report, errs, warns int) string {

@@ -1,25 +1,20 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/driftless-dev/driftless/internal/step"
+	"github.com/driftless-dev/driftless/internal/step/steptest"
 	"github.com/driftless-dev/driftless/internal/testtool"
 )
 
 func runStep(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	code := step.Run(context.Background(), definition, run, step.IO{
-		Args: args, Getenv: func(k string) string { return env[k] }, Stdout: &out, Stderr: &errb, Dir: t.TempDir(),
-	})
-	return code, out.String(), errb.String()
+	r := steptest.Run(t, definition, run, env, args...)
+	return r.Code, r.Stdout, r.Stderr
 }
 
 func TestDefinition(t *testing.T) {

@@ -2,20 +2,12 @@ package render
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 )
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
 
 // Difference is how one object differs between two environments.
 type Difference struct {
@@ -43,7 +35,7 @@ func Compare(a, b *Result) []Difference {
 		inB[compareKey(o, b.Namespace)] = o
 	}
 	var diffs []Difference
-	for _, k := range sortedKeys(inA) {
+	for _, k := range slices.Sorted(maps.Keys(inA)) {
 		ob, ok := inB[k]
 		if !ok {
 			diffs = append(diffs, Difference{Object: k, OnlyIn: a.Env})
@@ -58,7 +50,7 @@ func Compare(a, b *Result) []Difference {
 			diffs = append(diffs, Difference{Object: k, Fields: fields})
 		}
 	}
-	for _, k := range sortedKeys(inB) {
+	for _, k := range slices.Sorted(maps.Keys(inB)) {
 		if _, ok := inA[k]; !ok {
 			diffs = append(diffs, Difference{Object: k, OnlyIn: b.Env})
 		}
@@ -106,7 +98,7 @@ func diffValues(a, b any, path string, secret bool, out *[]string) {
 		for k := range bm {
 			keys[k] = true
 		}
-		for _, k := range sortedKeys(keys) {
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
 			p := k
 			if path != "" {
 				p = path + "." + k

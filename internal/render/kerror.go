@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/kustomize/api/konfig"
+
+	"github.com/driftless-dev/driftless/internal/yamlerr"
 )
 
 // Error is an overlay kustomize could not render, pointed at the
@@ -28,6 +30,8 @@ var (
 	missingFile   = regexp.MustCompile(`evalsymlink failure on '([^']+)' : lstat [^:]+: no such file or directory`)
 	cycle         = regexp.MustCompile(`cycle detected: candidate root '([^']+)' contains visited root '([^']+)'`)
 	unknownField  = regexp.MustCompile(`invalid Kustomization: json: unknown field "([^"]+)"`)
+	recursedPath  = regexp.MustCompile(`recursed accumulation of path '([^']+)'`)
+	malformedYAML = regexp.MustCompile(`accumulating resources from '([^']+)': MalformedYAMLError: (.*) in File: \S+$`)
 )
 
 // kustomizeError turns kustomize's nested error text into one message
@@ -52,6 +56,16 @@ func kustomizeError(err error, tmp, abs, rel, dir string) *Error {
 		m := cycle.FindStringSubmatch(msg)
 		e.File = kustomizationIn(m[1])
 		e.Msg = fmt.Sprintf("cycle of bases: %s includes itself through its resources", m[1])
+	case malformedYAML.MatchString(msg):
+		m := malformedYAML.FindStringSubmatch(msg)
+		// The file is relative to the kustomization being accumulated: the
+		// innermost recursed path, else the overlay itself.
+		base := dir
+		if rs := recursedPath.FindAllStringSubmatch(msg, -1); len(rs) > 0 {
+			base = rs[len(rs)-1][1]
+		}
+		line, text := yamlerr.Position(m[2])
+		e.File, e.Line, e.Msg = filepath.Join(base, m[1]), line, "invalid YAML: "+text
 	case unknownField.MatchString(msg):
 		m := unknownField.FindStringSubmatch(msg)
 		e.Line = lineOf(e.File, m[1]+":")

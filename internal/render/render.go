@@ -5,9 +5,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -212,7 +214,7 @@ func Containers(obj map[string]any) []Container {
 	walk = func(v any, path string) {
 		switch t := v.(type) {
 		case map[string]any:
-			for _, k := range sortedKeys(t) {
+			for _, k := range slices.Sorted(maps.Keys(t)) {
 				child := t[k]
 				p := k
 				if path != "" {
@@ -313,7 +315,7 @@ func setMeta(root *kyaml.Node, path []string, labels, ann map[string]string) err
 		if err != nil {
 			return err
 		}
-		for _, k := range sortedKeys(f.kv) {
+		for _, k := range slices.Sorted(maps.Keys(f.kv)) {
 			if err := node.PipeE(kyaml.SetField(k, kyaml.NewStringRNode(f.kv[k]))); err != nil {
 				return err
 			}

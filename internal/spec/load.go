@@ -8,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
-	"strconv"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/driftless-dev/driftless/internal/yamlerr"
 )
 
 // Load reads and checks the spec at path. The error, if any, joins one
@@ -57,8 +57,6 @@ func Parse(file string, data []byte) (*Pipeline, error) {
 	return p, nil
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // parseYAML returns the single document's root node.
 func parseYAML(file string, data []byte) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -82,11 +80,12 @@ func parseYAML(file string, data []byte) (*yaml.Node, error) {
 }
 
 func yamlError(file string, err error) error {
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &Error{File: file, Line: line, Col: 1, Msg: "invalid YAML: " + m[2]}
+	line, text := yamlerr.Position(err.Error())
+	e := &Error{File: file, Line: line, Msg: "invalid YAML: " + text}
+	if line > 0 {
+		e.Col = 1
 	}
-	return &Error{File: file, Msg: "invalid YAML: " + err.Error()}
+	return e
 }
 
 func (p *Pipeline) errAt(path, format string, args ...any) *Error {

@@ -101,7 +101,7 @@ var errorCases = []struct {
 	{"latest base", strings.Replace(base, "base: scratch", "base: debian:latest", 1), `f.yaml:6:9: image.base: "debian:latest" floats with 'latest'`, false},
 	{"repository with tag", strings.Replace(base, "registry.example.com/svc", "registry.example.com/svc:v1", 1), `f.yaml:5:15: image.repository: "registry.example.com/svc:v1" is not an image repository`, false},
 	{"unquoted mode", strings.Replace(base, "  base: scratch", "  base: scratch\n  layers: [{from: a, to: /a, mode: 0755}]", 1), `f.yaml:7:36: image.layers[0].mode: expected a string, got an integer (0755)`, true},
-	{"broken yaml", base + "  - name: [unclosed\n", `f.yaml:10:1: invalid YAML: did not find expected ',' or ']'`, false},
+	{"broken yaml", base + "  - name: [unclosed\n", `f.yaml:11:1: invalid YAML: did not find expected ',' or ']'`, false},
 	{"two documents", base + "---\nkind: Pipeline\n", `f.yaml:11:1: a second YAML document; the pipeline spec is one document`, false},
 	{"empty", "", `f.yaml: the pipeline spec is empty`, false},
 	{"duplicate key", base + "name: again\n", `f.yaml:11:1: name: duplicate field "name"`, false},

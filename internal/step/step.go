@@ -215,6 +215,18 @@ func (c *Context) InputSource(name, fromSpec string) (string, Source) {
 	return in.Default, SourceDefault
 }
 
+// InputList returns a comma- or newline-separated input as a list (a
+// GitHub Actions input often spans lines), empty entries dropped.
+func (c *Context) InputList(name string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(c.Input(name), func(r rune) bool { return r == ',' || r == '\n' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // Bool returns a boolean input (already validated by Run).
 func (c *Context) Bool(name string) bool {
 	b, _ := strconv.ParseBool(c.Input(name))
@@ -229,6 +241,10 @@ func (c *Context) CI(ctx context.Context) CI {
 
 // Getenv reads the step's environment.
 func (c *Context) Getenv(key string) string { return c.getenv(key) }
+
+// JSON reports whether stdout is reserved for the one JSON object of
+// outputs (--output json); a step then prints nothing else there.
+func (c *Context) JSON() bool { return c.Input(InputOutput) == "json" }
 
 // OnGitHub reports whether the step runs in GitHub Actions.
 func (c *Context) OnGitHub() bool { return c.getenv("GITHUB_ACTIONS") == "true" }
@@ -334,7 +350,7 @@ func (c *Context) flush(runErr error) error {
 			errs = append(errs, err)
 		}
 	}
-	if c.Input(InputOutput) == "json" {
+	if c.JSON() {
 		obj := make(map[string]any, len(names)+2)
 		for _, n := range names {
 			obj[n] = c.outputs[n]

@@ -3,6 +3,7 @@ package validate
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -203,7 +204,7 @@ func (c *checker) checkMeta(o *object) {
 		}
 	}
 	labels, _ := lookup(o.content, "metadata", "labels").(map[string]any)
-	for _, k := range sortedKeys(labels) {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		for _, e := range utilvalidation.IsQualifiedName(k) {
 			c.add(o, Error, "metadata.labels."+k, "invalid label key %q: %s", k, e)
 		}
@@ -225,15 +226,6 @@ func lookup(m map[string]any, path ...string) any {
 		v = mm[p]
 	}
 	return v
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // workload is what the policies need to know about a pod-running object.

@@ -11,12 +11,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/driftless-dev/driftless/internal/yamlerr"
 
 	"github.com/driftless-dev/driftless/internal/spec"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -140,44 +141,14 @@ func readStaticDir(p *spec.Pipeline, root string) (files []*dataFile, out []Find
 	return files, out, true
 }
 
-var yamlErrLine = regexp.MustCompile(`^(?:yaml: )?(?:line (\d+): )?(.*)$`)
-
-// yamlParserProblems are the messages of yaml.v3's parser, as opposed to its
-// scanner. For those, yaml.v3 reports the 0-based line of the construct the
-// problem is in (and no line for the first), so 1 is added.
-var yamlParserProblems = []string{
-	"did not find expected ",
-	"found duplicate %",
-	"found incompatible YAML document",
-	"found undefined tag handle",
-}
-
-// yamlFinding positions a yaml.v3 error message ("yaml: line 3: ...").
+// yamlFinding positions a YAML error message ("yaml: line 3: ...").
 func yamlFinding(file, msg string) Finding {
-	m := yamlErrLine.FindStringSubmatch(strings.TrimSpace(msg))
-	f := Finding{File: file, Severity: Error, Message: "invalid YAML: " + m[2]}
-	f.Line, _ = strconv.Atoi(m[1])
-	for _, p := range yamlParserProblems {
-		if strings.HasPrefix(m[2], p) && !yamlScannerProblem(m[2]) {
-			f.Line++
-			break
-		}
-	}
+	line, text := yamlerr.Position(msg)
+	f := Finding{File: file, Line: line, Severity: Error, Message: "invalid YAML: " + text}
 	if f.Line > 0 {
 		f.Col = 1
 	}
 	return f
-}
-
-// yamlScannerProblem tells the scanner's "did not find expected ..."
-// messages from the parser's.
-func yamlScannerProblem(msg string) bool {
-	for _, s := range []string{"alphabetic", "comment", "digit", "hexdecimal", "version number", "whitespace"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // parseYAMLFile parses every document of a YAML file.
