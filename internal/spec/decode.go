@@ -274,9 +274,19 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		seen[k.Value] = true
 		fp := join(path, f.name)
+		before := len(d.errs)
 		d.decode(val, v.Field(f.index), fp)
+		if len(d.errs) > before {
+			continue // one finding per field
+		}
 		if len(f.enum) > 0 {
 			d.checkEnum(val, v.Field(f.index), fp, f.enum)
+		}
+		if f.required && v.Field(f.index).IsZero() {
+			d.errorf(val, fp, "%q is required and cannot be empty", f.name)
+		}
+		if n, err := strconv.Atoi(f.sf.Tag.Get("minItems")); err == nil && v.Field(f.index).Kind() == reflect.Slice && v.Field(f.index).Len() < n {
+			d.errorf(val, fp, "needs at least %d item(s)", n)
 		}
 	}
 	for _, f := range fs {

@@ -111,6 +111,9 @@ func Manifests(p *spec.Pipeline, files []string) (*Report, error) {
 				continue
 			}
 			root := doc.Content[0]
+			if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
+				continue // an empty document, as after a trailing ---
+			}
 			var content map[string]any
 			if err := root.Decode(&content); err != nil || content == nil {
 				r.Findings = append(r.Findings, Finding{File: f, Line: root.Line, Col: root.Column, Severity: Error, Message: "not a Kubernetes object (a YAML mapping)"})

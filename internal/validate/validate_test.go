@@ -103,6 +103,9 @@ spec:
     metadata: {labels: {a: b}}
     spec:
       containers: [{name: c, image: nginx, resources: {requests: {cpu: 1m, memory: 1Mi}}}]
+---
+# an empty document is skipped, as kubectl does
+---
 `
 	if err := os.WriteFile(f, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
