@@ -1,0 +1,8 @@
+// Command bake-image turns a base image plus the static configuration and
+// binaries into a reproducible, labelled image pushed by digest. See
+// docs/steps/bake-image.md.
+package main
+
+import "github.com/driftless-dev/driftless/internal/step"
+
+func main() { step.Main(definition, run) }

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/driftless-dev/driftless/internal/bake"
+	"github.com/driftless-dev/driftless/internal/configrev"
+	"github.com/driftless-dev/driftless/internal/registry"
+	"github.com/driftless-dev/driftless/internal/spec"
+	"github.com/driftless-dev/driftless/internal/step"
+)
+
+var definition = step.Definition{
+	Name:    "bake-image",
+	Summary: "Bake the base image, the static configuration and the binaries into a reproducible image pushed by digest.",
+	Inputs: []step.Input{
+		{Name: "repository", Description: "Repository to push to; defaults to the spec's image.repository."},
+		{Name: "base", Description: "Base image (tag, digest or scratch); defaults to the spec's image.base."},
+		{Name: "platforms", Description: "Comma-separated platforms (os/arch) to keep from a multi-platform base; all when empty."},
+		{Name: "release", Description: "Version recorded in the image (org.opencontainers.image.version); defaults to the Git tag being built."},
+		{Name: "oci-layout", Description: "Write to this OCI image layout directory instead of pushing to a registry."},
+		{Name: "if-base-changed", Description: "Only rebuild when the base has changed since the current image was baked: rebase the current image's layers onto the new base and push it.", Bool: true, Default: "false"},
+		{Name: "current", Description: "With if-base-changed: the image to check, a tag in the repository or a full reference; defaults to the newest release tag reachable in Git."},
+		{Name: "insecure-registry", Description: "Allow plain HTTP to registries that are not on loopback.", Bool: true, Default: "false"},
+		{Name: "github-token", Description: "Token for ghcr.io; defaults to the GITHUB_TOKEN environment variable.", Secret: true},
+	},
+	Outputs: []step.Output{
+		{Name: "digest", Description: "Digest of the image (or index) manifest, sha256:...."},
+		{Name: "image", Description: "The image pinned by digest, repository@sha256:...."},
+		{Name: "config_revision", Description: "Revision hash of the static configuration baked in."},
+		{Name: "base_digest", Description: "Digest of the base the image is built on."},
+		{Name: "changed", Description: "true when a new image was written; false when it was already there or the base had not changed."},
+	},
+}
+
+func run(ctx context.Context, s *step.Context) error {
+	p, err := spec.Load(s.Input(step.InputSpec))
+	if err != nil {
+		return err
+	}
+	ci := s.CI(ctx)
+	reg := registry.Options{
+		Insecure:    s.Bool("insecure-registry"),
+		GitHubToken: s.InputOr("github-token", s.Getenv("GITHUB_TOKEN")),
+		GitHubActor: ci.Actor,
+		UserAgent:   "driftless-bake-image/" + step.Version(),
+	}
+	if t := s.Getenv("GITHUB_TOKEN"); t != "" {
+		s.Mask(t)
+	}
+	ropts := reg.Remote(ctx)
+	repoName := s.InputOr("repository", p.Image.Repository)
+	repo, err := name.NewRepository(repoName, reg.NameOptions()...)
+	if err != nil {
+		return fmt.Errorf("repository %q: %w", repoName, err)
+	}
+	layout := s.Input("oci-layout")
+
+	if s.Bool("if-base-changed") {
+		return ifBaseChanged(ctx, s, repo, layout, reg)
+	}
+
+	bs, err := bakeSpec(ctx, s, p, ci)
+	if err != nil {
+		return err
+	}
+	s.Logf("bake-image: baking %s on %s", repo, bs.Base)
+	res, err := bake.Bake(ctx, bs, ropts, reg.NameOptions()...)
+	if err != nil {
+		return err
+	}
+	changed, err := write(s, res, repo, layout, bs.Version, ropts)
+	if err != nil {
+		return err
+	}
+	report(s, res, repo, bs.ConfigRevision, changed)
+	return nil
+}
+
+func write(s *step.Context, res *bake.Result, repo name.Repository, layout, version string, ropts []remote.Option) (bool, error) {
+	if layout != "" {
+		ref := repo.String()
+		if version != "" {
+			ref += ":" + version
+		}
+		return bake.WriteLayout(res, layout, ref)
+	}
+	return bake.Push(res, repo, ropts)
+}
+
+func report(s *step.Context, res *bake.Result, repo name.Repository, rev string, changed bool) {
+	image := repo.String() + "@" + res.Digest.String()
+	s.SetOutput("digest", res.Digest.String())
+	s.SetOutput("image", image)
+	s.SetOutput("config_revision", rev)
+	s.SetOutput("base_digest", res.BaseDigest)
+	s.SetOutput("changed", strconv.FormatBool(changed))
+	what := "pushed"
+	if !changed {
+		what = "already there, nothing uploaded"
+	}
+	s.Logf("bake-image: %s (%s)", image, what)
+	if !s.JSON() {
+		fmt.Fprintln(s.Stdout, image)
+	}
+	platforms := "single"
+	if len(res.Platforms) > 0 {
+		platforms = strings.Join(res.Platforms, ", ")
+	}
+	s.Summary(fmt.Sprintf("### bake-image\n\n| | |\n|---|---|\n| image | `%s` |\n| base | `%s@%s` |\n| config revision | `%s` |\n| platforms | %s |\n| written | %t |\n", image, res.BaseName, res.BaseDigest, rev, platforms, changed))
+}
+
+// bakeSpec maps the pipeline spec and inputs to what is baked.
+func bakeSpec(ctx context.Context, s *step.Context, p *spec.Pipeline, ci step.CI) (bake.Spec, error) {
+	bs := bake.Spec{
+		Base:       s.InputOr("base", p.Image.Base),
+		Entrypoint: p.Image.Entrypoint,
+		Cmd:        p.Image.Cmd,
+		Env:        p.Image.Env,
+		Labels:     p.Image.Labels,
+		User:       p.Image.User,
+		Revision:   ci.SHA,
+		Version:    s.InputOr("release", ci.Tag),
+		Source:     source(ctx, s, p.Dir, ci),
+		Platforms:  s.InputList("platforms"),
+	}
+	for _, l := range p.Image.Layers {
+		mode, _ := l.FileMode()
+		bs.Layers = append(bs.Layers, bake.File{Source: p.Path(l.From), Target: l.To, Mode: mode})
+	}
+	if st := p.Static; st != nil {
+		rev, err := configrev.Dir(p.Path(st.Dir))
+		if err != nil {
+			return bs, fmt.Errorf("static configuration: %w", err)
+		}
+		bs.Static = &bake.File{Source: p.Path(st.Dir), Target: st.Path}
+		bs.ConfigRevision = rev
+	}
+	created, err := creationTime(ctx, s, p.Dir)
+	if err != nil {
+		return bs, err
+	}
+	bs.Created = created
+	return bs, nil
+}
+
+// creationTime is SOURCE_DATE_EPOCH, else the commit time: never the clock,
+// so the same commit bakes the same bytes.
+func creationTime(ctx context.Context, s *step.Context, dir string) (time.Time, error) {
+	if v := s.Getenv("SOURCE_DATE_EPOCH"); v != "" {
+		sec, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH %q is not a number of seconds since 1970", v)
+		}
+		return time.Unix(sec, 0).UTC(), nil
+	}
+	out, err := exec.CommandContext(ctx, "git", "-C", dir, "log", "-1", "--format=%ct").Output()
+	if err != nil {
+		return time.Time{}, errors.New("cannot tell a reproducible creation time: set SOURCE_DATE_EPOCH or run inside a Git checkout")
+	}
+	sec, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading the commit time: %w", err)
+	}
+	return time.Unix(sec, 0).UTC(), nil
+}
+
+// source is the repository URL, without credentials.
+func source(ctx context.Context, s *step.Context, dir string, ci step.CI) string {
+	switch {
+	case ci.Provider == step.ProviderGitHub && ci.Repository != "":
+		return ci.ServerURL + "/" + ci.Repository
+	case ci.Provider == step.ProviderGitLab && s.Getenv("CI_PROJECT_URL") != "":
+		return s.Getenv("CI_PROJECT_URL")
+	}
+	out, err := exec.CommandContext(ctx, "git", "-C", dir, "remote", "get-url", "origin").Output()
+	if err != nil {
+		return ""
+	}
+	raw := strings.TrimSpace(string(out))
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		u.User = nil
+		return u.String()
+	}
+	return raw
+}
+
+func ifBaseChanged(ctx context.Context, s *step.Context, repo name.Repository, layout string, reg registry.Options) error {
+	if layout != "" {
+		return errors.New("if-base-changed reads the current image from the registry; it cannot be combined with oci-layout")
+	}
+	ropts := reg.Remote(ctx)
+	cur := s.Input("current")
+	if cur == "" {
+		out, err := exec.CommandContext(ctx, "git", "-C", filepath.Dir(s.Input(step.InputSpec)), "describe", "--tags", "--abbrev=0").Output()
+		if err != nil {
+			return errors.New("if-base-changed needs the current image: pass current (a tag such as v1.4.2, or a full reference)")
+		}
+		cur = strings.TrimSpace(string(out))
+	}
+	ref, err := name.ParseReference(cur, reg.NameOptions()...)
+	if !strings.ContainsAny(cur, "/:@") {
+		ref, err = repo.Tag(cur), nil
+	}
+	if err != nil {
+		return fmt.Errorf("current %q: %w", cur, err)
+	}
+	check, err := bake.CheckBase(ref, ropts, reg.NameOptions()...)
+	if err != nil {
+		return err
+	}
+	rev := ""
+	if !check.Changed() {
+		s.Logf("bake-image: base %s unchanged (%s); nothing to do", check.BaseName, check.Latest)
+		res := &bake.Result{Digest: check.Current.Digest, BaseName: check.BaseName, BaseDigest: check.Latest}
+		report(s, res, repo, labelOf(check), false)
+		return nil
+	}
+	s.Logf("bake-image: base %s moved %s → %s; rebasing %s", check.BaseName, check.Recorded, check.Latest, ref)
+	res, err := bake.Rebase(check, ropts, reg.NameOptions()...)
+	if err != nil {
+		return err
+	}
+	if _, err := bake.Push(res, repo, ropts); err != nil {
+		return err
+	}
+	rev = labelOf(check)
+	report(s, res, repo, rev, true)
+	return nil
+}
+
+// labelOf returns the config revision recorded in the checked image.
+func labelOf(c *bake.BaseCheck) string {
+	res := &bake.Result{}
+	if c.Current.MediaType.IsIndex() {
+		res.Index, _ = c.Current.ImageIndex()
+	} else {
+		res.Image, _ = c.Current.Image()
+	}
+	labels, err := res.Labels()
+	if err != nil {
+		return ""
+	}
+	return labels[bake.KeyConfigRevision]
+}
