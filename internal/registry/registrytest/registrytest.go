@@ -75,11 +75,12 @@ func (rec *Recorder) Reset() {
 	rec.reqs = nil
 }
 
-// Push writes img (blobs and manifest) to ref, a tag or a repository, and
-// returns the image pinned by digest: host/repo@sha256:….
+// Push writes img (blobs and manifest) to ref and returns the image pinned
+// by digest: host/repo@sha256:…. A ref without a tag (host/repo) pushes by
+// digest only, without tagging latest.
 func Push(t testing.TB, ref string, img v1.Image) string {
 	t.Helper()
-	r := parse(t, ref)
+	r := parse(t, ref, img)
 	if err := remote.Write(r, img); err != nil {
 		t.Fatalf("registrytest: pushing %s: %v", ref, err)
 	}
@@ -87,18 +88,27 @@ func Push(t testing.TB, ref string, img v1.Image) string {
 }
 
 // PushIndex writes idx (its images, their blobs and the index manifest) to
-// ref and returns the index pinned by digest.
+// ref, as Push does, and returns the index pinned by digest.
 func PushIndex(t testing.TB, ref string, idx v1.ImageIndex) string {
 	t.Helper()
-	r := parse(t, ref)
+	r := parse(t, ref, idx)
 	if err := remote.WriteIndex(r, idx); err != nil {
 		t.Fatalf("registrytest: pushing index %s: %v", ref, err)
 	}
 	return pinned(t, r, idx)
 }
 
-func parse(t testing.TB, ref string) name.Reference {
+type digester interface{ Digest() (v1.Hash, error) }
+
+func parse(t testing.TB, ref string, m digester) name.Reference {
 	t.Helper()
+	if repo, err := name.NewRepository(ref); err == nil {
+		d, err := m.Digest()
+		if err != nil {
+			t.Fatalf("registrytest: digest of the image for %s: %v", ref, err)
+		}
+		return repo.Digest(d.String())
+	}
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		t.Fatalf("registrytest: %v", err)
@@ -106,7 +116,7 @@ func parse(t testing.TB, ref string) name.Reference {
 	return r
 }
 
-func pinned(t testing.TB, r name.Reference, m interface{ Digest() (v1.Hash, error) }) string {
+func pinned(t testing.TB, r name.Reference, m digester) string {
 	t.Helper()
 	d, err := m.Digest()
 	if err != nil {

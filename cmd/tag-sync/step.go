@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/driftless-dev/driftless/internal/registry"
+	"github.com/driftless-dev/driftless/internal/release"
+	"github.com/driftless-dev/driftless/internal/spec"
+	"github.com/driftless-dev/driftless/internal/step"
+)
+
+var definition = step.Definition{
+	Name:    "tag-sync",
+	Summary: "Make the Git tag and the image tag agree: tag the built digest with the release version, never moving a version tag.",
+	Inputs: []step.Input{
+		{Name: "image", Description: "The image to tag, pinned by digest (repo@sha256:...), normally bake-image's image output; may be empty only with create-git-tag."},
+		{Name: "release", Description: "Release version, a Git tag such as v1.2.3; defaults to the tag being built."},
+		{Name: "create-git-tag", Description: "Create the Git tag at the commit being built if it does not exist: through the GitHub API on GitHub, else git tag and git push origin.", Bool: true, Default: "false"},
+		{Name: "git-dir", Description: "Directory inside the Git repository whose tags are checked (and created); the working directory when empty."},
+		{Name: "github-token", Description: "Token for the GitHub API (create-git-tag) and ghcr.io; defaults to $GITHUB_TOKEN.", Secret: true},
+		{Name: "insecure-registry", Description: "Allow plain HTTP to registries that are not loopback.", Bool: true, Default: "false"},
+	},
+	Outputs: []step.Output{
+		{Name: "version", Description: "The release version (the Git tag)."},
+		{Name: "release", Description: "The same version under the name the later steps take it as (kustomize-render's and bake-image's release input), so a dotenv from this step feeds them."},
+		{Name: "tags", Description: "Comma-separated image tags that name the image: written or confirmed."},
+		{Name: "image", Description: "The tagged image, repo@sha256:..."},
+	},
+}
+
+// gitTag is what happens to the Git tag.
+type gitTag struct {
+	Tag, SHA string
+	// State: "exists" (checked here), "trusted" (the CI says so), "create"
+	// (to be created), "created".
+	State string
+	// Where it was checked or created: "in the local repository", "on
+	// GitHub o/r"; for a trusted tag, the CI variable.
+	Where string
+}
+
+func run(ctx context.Context, s *step.Context) error {
+	p, err := spec.Load(s.Input(step.InputSpec))
+	if err != nil {
+		return err
+	}
+	token := s.Input("github-token")
+	if token == "" {
+		token = s.Getenv("GITHUB_TOKEN")
+		s.Mask(token)
+	}
+	gitDir := s.Input("git-dir")
+	var ci step.CI
+	if gitDir == "" {
+		ci = s.CI(ctx)
+	} else {
+		ci = step.DetectCI(ctx, s.Getenv, gitDir)
+	}
+	reg := registry.Options{
+		Insecure:    s.Bool("insecure-registry"),
+		GitHubToken: token,
+		GitHubActor: ci.Actor,
+		UserAgent:   "driftless/tag-sync " + step.Version(),
+	}
+	createGitTag := s.Bool("create-git-tag")
+
+	var image *name.Digest
+	if in := s.Input("image"); in != "" {
+		d, err := name.NewDigest(in, reg.NameOptions()...)
+		if err != nil {
+			return fmt.Errorf("input %q: %q is not an image pinned by digest (repo@sha256:…): %w", "image", in, err)
+		}
+		image = &d
+	} else if !createGitTag {
+		return fmt.Errorf("input %q is empty: tag-sync tags an image pinned by digest (repo@sha256:…), normally bake-image's image output; pass --image, or --create-git-tag to create only the Git tag", "image")
+	}
+
+	tag := s.Input("release")
+	if tag == "" {
+		tag = ci.Tag
+	}
+	if tag == "" {
+		return step.Failed(notARelease(ci))
+	}
+	v, err := release.ParseVersion(tag, release.PolicyFrom(p.Versioning))
+	if err != nil {
+		return classify(err)
+	}
+	s.SetOutput("version", v.Tag)
+	s.SetOutput("release", v.Tag)
+	if ci.SHA == "" {
+		return fmt.Errorf("the commit being built is unknown: no GITHUB_SHA or CI_COMMIT_SHA, and %q is not in a Git repository; run tag-sync in the repository or pass --git-dir", dirName(gitDir))
+	}
+
+	// Check everything first; write only when nothing refused.
+	gt, tagger, err := checkGitTag(ctx, s, ci, v.Tag, gitDir, token, createGitTag)
+	if err != nil {
+		return classify(err)
+	}
+	var plan *release.Plan
+	if image != nil {
+		if plan, err = release.PlanTags(*image, v, p.Versioning.Floating, reg.Remote(ctx)); err != nil {
+			return classify(err)
+		}
+		if v.Prerelease() && len(p.Versioning.Floating) > 0 {
+			s.Logf("tag-sync: %s is a pre-release: floating tags (%s) stay where they are", v, strings.Join(p.Versioning.Floating, ", "))
+		}
+	}
+
+	if gt.State == "create" {
+		if err := tagger.CreateTag(ctx, gt.Tag, gt.SHA); err != nil {
+			return classify(err)
+		}
+		gt.State = "created"
+	}
+	s.Logf("tag-sync: git tag %s at %s: %s", gt.Tag, gt.SHA, gitTagState(gt))
+	if plan == nil {
+		s.Summary(summary(v, gt, nil))
+		return nil
+	}
+	if err := plan.Apply(reg.Remote(ctx)); err != nil {
+		return err
+	}
+	for _, c := range plan.Changes {
+		s.Logf("tag-sync: %s → %s: %s", c.Tag, c.Digest, c.Describe())
+		if c.Warning != "" {
+			s.Logf("tag-sync: warning: %s", c.Warning)
+			s.Annotate(step.Annotation{Severity: step.SeverityWarning, Title: "tag-sync", Message: c.Warning})
+		}
+		if c.Written() && !s.JSON() {
+			fmt.Fprintln(s.Stdout, c.Tag)
+		}
+	}
+	s.SetOutput("tags", strings.Join(plan.Tags(), ","))
+	s.SetOutput("image", image.String())
+	s.Summary(summary(v, gt, plan))
+	return nil
+}
+
+// checkGitTag verifies that the Git tag names the commit being built, or,
+// with create, that it can be created there. It changes nothing.
+func checkGitTag(ctx context.Context, s *step.Context, ci step.CI, tag, gitDir, token string, create bool) (gitTag, release.GitTagger, error) {
+	gt := gitTag{Tag: tag, SHA: ci.SHA, Where: "in the local repository"}
+	local := release.Git{Dir: gitDir}
+	found, err := local.CheckTag(ctx, tag, ci.SHA)
+	if err != nil {
+		return gt, nil, err
+	}
+	if create {
+		var tagger release.GitTagger
+		if ci.Provider == step.ProviderGitHub {
+			if token == "" {
+				return gt, nil, fmt.Errorf("creating git tag %q through the GitHub API needs a token: pass github-token (with: github-token: ${{ github.token }}) or set GITHUB_TOKEN, with contents: write permission", tag)
+			}
+			gh, err := release.NewGitHubTags(s.Getenv("GITHUB_API_URL"), token, ci.Repository, nil)
+			if err != nil {
+				return gt, nil, err
+			}
+			tagger = gh
+		} else {
+			tagger = release.LocalTags{Git: local}
+		}
+		gt.Where = "on " + tagger.Where()
+		exists, err := tagger.CheckTag(ctx, tag, ci.SHA)
+		if err != nil {
+			return gt, nil, err
+		}
+		gt.State = "create"
+		if exists {
+			gt.State = "exists"
+		}
+		return gt, tagger, nil
+	}
+	switch {
+	case found:
+		gt.State = "exists"
+	case ci.Tag == tag && ci.Provider != step.ProviderLocal:
+		// A shallow CI checkout often lacks the tag it was started for.
+		gt.State, gt.Where = "trusted", ciTagSource(ci)
+		s.Logf("tag-sync: git tag %s is not in the local repository; trusting %s that it names the commit being built (%s)", tag, ciTagSource(ci), ci.SHA)
+	default:
+		return gt, nil, &release.Refusal{Msg: fmt.Sprintf("git tag %q does not exist in the local repository, and it is not the tag being built (%s): the image tag would name a release Git does not have; create it at %s (git tag %s %s && git push origin %s), or pass --create-git-tag", tag, refName(ci), ci.SHA, tag, ci.SHA, tag)}
+	}
+	return gt, nil, nil
+}
+
+func notARelease(ci step.CI) error {
+	if ci.Branch != "" {
+		return fmt.Errorf("refusing a branch build: this run builds branch %q (commit %s), and only a release tag names an image version; push a tag such as v1.2.3 and let its pipeline tag the image, or pass --release v1.2.3 --create-git-tag", ci.Branch, ci.SHA)
+	}
+	return fmt.Errorf("no release tag: this run builds %s, not a tag; push a tag such as v1.2.3 and let its pipeline tag the image, or pass --release v1.2.3 --create-git-tag", refName(ci))
+}
+
+func refName(ci step.CI) string {
+	switch {
+	case ci.Ref != "":
+		return ci.Ref
+	case ci.SHA != "":
+		return "commit " + ci.SHA
+	}
+	return "an unknown commit"
+}
+
+func ciTagSource(ci step.CI) string {
+	if ci.Provider == step.ProviderGitLab {
+		return "CI_COMMIT_TAG"
+	}
+	return "GITHUB_REF"
+}
+
+func dirName(dir string) string {
+	if dir == "" {
+		return "."
+	}
+	return dir
+}
+
+func gitTagState(gt gitTag) string {
+	switch gt.State {
+	case "created":
+		return "created " + gt.Where
+	case "trusted":
+		return "not in the local repository; trusted from " + gt.Where
+	}
+	return "exists " + gt.Where
+}
+
+// classify maps refusals to exit 1; anything else could not be checked.
+func classify(err error) error {
+	var r *release.Refusal
+	if errors.As(err, &r) {
+		return step.Failed(err)
+	}
+	return err
+}
+
+func summary(v release.Version, gt gitTag, plan *release.Plan) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### tag-sync\n\n| | |\n|---|---|\n| version | `%s` |\n| git tag | `%s` at `%s`: %s |\n", v, gt.Tag, gt.SHA, gitTagState(gt))
+	if plan == nil {
+		return b.String()
+	}
+	fmt.Fprintf(&b, "| image | `%s` |\n\n| tag | digest | action |\n|---|---|---|\n", plan.Image)
+	for _, c := range plan.Changes {
+		fmt.Fprintf(&b, "| `%s` | `%s` | %s |\n", c.Tag, c.Digest, c.Describe())
+	}
+	if v.Prerelease() {
+		fmt.Fprintf(&b, "\n%s is a pre-release: floating tags were not moved.\n", v)
+	}
+	return b.String()
+}
