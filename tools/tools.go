@@ -4,5 +4,6 @@
 package tools
 
 import (
+	_ "github.com/google/go-containerregistry/cmd/crane"
 	_ "sigs.k8s.io/kustomize/kustomize/v5"
 )

@@ -177,5 +177,7 @@ func newLayer(files []File, mtime time.Time, mt types.MediaType) (v1.Layer, erro
 		go func() { pw.CloseWithError(writeTar(pw, entries, mtime)) }()
 		return pr, nil
 	}
-	return tarball.LayerFromOpener(opener, tarball.WithMediaType(mt))
+	// The digest and the upload both need the compressed bytes: keep them
+	// (they are the size of the layer) rather than compressing twice.
+	return tarball.LayerFromOpener(opener, tarball.WithMediaType(mt), tarball.WithCompressedCaching)
 }
