@@ -1,0 +1,28 @@
+// Command cluster starts, stops and reports the local Kubernetes control
+// plane of package cluster for people and the demo; scripts/cluster runs
+// it. Tests start their own clusters with package clustertest.
+//
+//	cluster [--dir DIR] start|stop|status|env
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cluster: %v\n", err)
+		if errors.As(err, new(usageError)) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
