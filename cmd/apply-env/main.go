@@ -1,0 +1,8 @@
+// Command apply-env applies a rendered environment to a cluster: staged
+// server-side apply, health, prune, release history and rollback. See
+// docs/steps/apply-env.md.
+package main
+
+import "github.com/driftless-dev/driftless/internal/step"
+
+func main() { step.Main(definition, run) }

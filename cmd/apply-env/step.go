@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/driftless-dev/driftless/internal/apply"
+	"github.com/driftless-dev/driftless/internal/configrev"
+	"github.com/driftless-dev/driftless/internal/render"
+	"github.com/driftless-dev/driftless/internal/spec"
+	"github.com/driftless-dev/driftless/internal/step"
+)
+
+var definition = step.Definition{
+	Name:    "apply-env",
+	Summary: "Apply a rendered environment to a cluster: staged server-side apply, health, prune, release history, rollback.",
+	Inputs: []step.Input{
+		{Name: "env", Description: "The environment to deploy (a name from the spec)."},
+		{Name: "manifests", Description: "The rendered environment (kustomize-render's file); rendered from the spec with image when empty."},
+		{Name: "image", Description: "The image pinned by digest (repo@sha256:...), to render with when manifests is empty."},
+		{Name: "release", Description: "Version recorded in the release; defaults to the one recorded in the manifests, else the Git tag being built."},
+		{Name: "kubeconfig", Description: "Kubeconfig file; defaults to KUBECONFIG, ~/.kube/config, then the in-cluster service account."},
+		{Name: "context", Description: "Kubeconfig context; defaults to the current one."},
+		{Name: "timeout", Description: "How long to wait for the environment to become healthy; defaults to the environment's timeout in the spec."},
+		{Name: "lock-timeout", Description: "How long to wait for another deployment of the environment to finish.", Default: "5m"},
+		{Name: "dry-run", Description: "Server-side dry run: print what would change (Secret values masked) and change nothing; exits 1 when something would change.", Bool: true, Default: "false"},
+		{Name: "rollback", Description: "Re-apply the release before the last deployed one.", Bool: true, Default: "false"},
+		{Name: "force-recreate", Description: "Delete and recreate objects whose change touches an immutable field (never PersistentVolumeClaims).", Bool: true, Default: "false"},
+	},
+	Outputs: []step.Output{
+		{Name: "revision", Description: "The release revision now deployed (unchanged on a re-apply that changed nothing)."},
+		{Name: "changed", Description: "true when any object was created, configured, recreated or pruned (with dry-run: would be)."},
+		{Name: "previous_revision", Description: "The release deployed before this run, 0 if none."},
+		{Name: "rolled_back", Description: "true when the rollout failed and the previous release was restored."},
+	},
+}
+
+func run(ctx context.Context, s *step.Context) error {
+	p, err := spec.Load(s.Input(step.InputSpec))
+	if err != nil {
+		return err
+	}
+	envName := s.Input("env")
+	if envName == "" {
+		return fmt.Errorf("input %q is empty: name the environment to deploy (one of %s)", "env", names(p))
+	}
+	env, err := p.Environment(envName)
+	if err != nil {
+		return err
+	}
+	ci := s.CI(ctx)
+	manifests, err := manifestsFor(ctx, s, p, env, ci)
+	if err != nil {
+		return err
+	}
+	objs, err := apply.Parse(manifests)
+	if err != nil {
+		return fmt.Errorf("reading the manifests of %q: %w", env.Name, err)
+	}
+	timeout := env.Timeout.Duration
+	if v := s.Input("timeout"); v != "" {
+		if timeout, err = time.ParseDuration(v); err != nil {
+			return fmt.Errorf("input %q: %q is not a duration (e.g. 5m)", "timeout", v)
+		}
+	}
+	lockTimeout, err := time.ParseDuration(s.Input("lock-timeout"))
+	if err != nil {
+		return fmt.Errorf("input %q: %q is not a duration (e.g. 5m)", "lock-timeout", s.Input("lock-timeout"))
+	}
+	clients, err := apply.Connect(s.Input("kubeconfig"), s.Getenv("KUBECONFIG"), s.Input("context"))
+	if err != nil {
+		return err
+	}
+	a := &apply.Applier{C: clients, ForceRecreate: s.Bool("force-recreate"), Logf: s.Logf}
+
+	if s.Bool("dry-run") {
+		return dryRun(ctx, s, a, env, objs)
+	}
+
+	recorded := recordedMeta(objs)
+	holder := ci.RunURL
+	if holder == "" {
+		host, _ := os.Hostname()
+		holder = fmt.Sprintf("%s@%s (pid %d)", ci.Actor, host, os.Getpid())
+	}
+	d := apply.Deployment{
+		Env: env.Name, Namespace: env.Namespace, Manifests: manifests,
+		Digest:  digestOf(s.InputOr("image", recorded[render.AnnotationImage])),
+		GitSHA:  firstNonEmpty(recorded[render.AnnotationGitSHA], ci.SHA),
+		Version: s.InputOr("release", firstNonEmpty(recorded[render.AnnotationVersion], ci.Tag)),
+		Keep:    env.Keep, Timeout: timeout, Holder: holder, LockTimeout: lockTimeout,
+		Rollback: s.Bool("rollback"),
+	}
+	s.Logf("apply-env: deploying %d object(s) to %s (namespace %s)", len(objs), env.Name, env.Namespace)
+	out, err := a.Deploy(ctx, d)
+	if out != nil {
+		s.SetOutput("changed", strconv.FormatBool(out.Changed))
+		s.SetOutput("previous_revision", strconv.Itoa(out.Previous))
+		s.SetOutput("rolled_back", strconv.FormatBool(out.RolledBack))
+		rev := out.Revision
+		if out.RolledBack {
+			rev = out.Previous
+		}
+		s.SetOutput("revision", strconv.Itoa(rev))
+		s.Summary(summary(env, d, out, err))
+	}
+	var re *apply.RolloutError
+	var le *apply.LockedError
+	var ie *apply.ImmutableError
+	switch {
+	case errors.As(err, &re), errors.As(err, &le), errors.As(err, &ie):
+		return step.Failed(err)
+	case err != nil:
+		return err
+	}
+	s.Logf("apply-env: %s is at release %d (%s)", env.Name, out.Revision, d.Version)
+	return nil
+}
+
+// manifestsFor reads the rendered file, or renders the environment.
+func manifestsFor(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spec.Environment, ci step.CI) ([]byte, error) {
+	if f := s.Input("manifests"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading the manifests: %w", err)
+		}
+		return b, nil
+	}
+	if s.Bool("rollback") {
+		return nil, nil
+	}
+	opts := render.Options{Image: s.Input("image"), Version: s.InputOr("release", ci.Tag), GitSHA: ci.SHA}
+	if p.Static != nil {
+		rev, err := configrev.Dir(p.Path(p.Static.Dir))
+		if err != nil {
+			return nil, err
+		}
+		opts.ConfigRevision = rev
+	}
+	res, err := render.Environment(p, env, opts)
+	var fe *render.FloatingImagesError
+	if errors.As(err, &fe) {
+		return nil, step.Failed(err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res.YAML, nil
+}
+
+// recordedMeta reads what kustomize-render recorded on the objects.
+func recordedMeta(objs []*unstructured.Unstructured) map[string]string {
+	for _, u := range objs {
+		if a := u.GetAnnotations(); a[render.AnnotationImage] != "" || a[render.AnnotationVersion] != "" {
+			return a
+		}
+	}
+	return map[string]string{}
+}
+
+// digestOf returns the sha256:... part of repo@sha256:....
+func digestOf(image string) string {
+	if _, d, ok := strings.Cut(image, "@"); ok {
+		return d
+	}
+	return image
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func names(p *spec.Pipeline) string {
+	var n []string
+	for _, e := range p.Environments {
+		n = append(n, e.Name)
+	}
+	return strings.Join(n, ", ")
+}
+
+func dryRun(ctx context.Context, s *step.Context, a *apply.Applier, env *spec.Environment, objs []*unstructured.Unstructured) error {
+	diffs, err := a.Diff(ctx, apply.ApplySet{Name: "driftless-" + env.Name, Namespace: env.Namespace}, objs)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "### apply-env %s: dry run\n\n| object | would be |\n|---|---|\n", env.Name)
+	n := 0
+	for _, d := range diffs {
+		fmt.Fprintf(&b, "| `%s` | %s |\n", d.Object, d.Change)
+		if d.Change == apply.Unchanged {
+			continue
+		}
+		n++
+		s.Logf("%s would be %s", d.Object, d.Change)
+		if d.Diff != "" {
+			s.Logf("%s", d.Diff)
+		}
+	}
+	for _, d := range diffs {
+		if d.Diff != "" {
+			fmt.Fprintf(&b, "\n<details><summary>%s</summary>\n\n```diff\n%s\n```\n</details>\n", d.Object, d.Diff)
+		}
+	}
+	s.Summary(b.String())
+	s.SetOutput("changed", strconv.FormatBool(n > 0))
+	if n > 0 {
+		return step.Failed(fmt.Errorf("dry run: %d object(s) would change (pruning is not previewed)", n))
+	}
+	s.Logf("apply-env: dry run: nothing would change")
+	return nil
+}
+
+func summary(env *spec.Environment, d apply.Deployment, out *apply.Outcome, err error) string {
+	var b strings.Builder
+	health := "✅ healthy"
+	if err != nil {
+		health = "❌ " + err.Error()
+	}
+	fmt.Fprintf(&b, "### apply-env %s\n\n| | |\n|---|---|\n| namespace | `%s` |\n| digest | `%s` |\n| version | `%s` |\n| release | %d |\n| previous release | %d |\n| health | %s |\n\n",
+		env.Name, env.Namespace, d.Digest, d.Version, out.Revision, out.Previous, strings.ReplaceAll(health, "|", "\\|"))
+	counts := map[apply.Change]int{}
+	for _, r := range out.Results {
+		counts[r.Change]++
+	}
+	fmt.Fprintf(&b, "| created | configured | unchanged | recreated | pruned |\n|---:|---:|---:|---:|---:|\n| %d | %d | %d | %d | %d |\n\n",
+		counts[apply.Created], counts[apply.Configured], counts[apply.Unchanged], counts[apply.Recreated], counts[apply.Pruned])
+	b.WriteString("| object | change |\n|---|---|\n")
+	for _, r := range out.Results {
+		fmt.Fprintf(&b, "| `%s` | %s |\n", r.Object, r.Change)
+	}
+	return b.String()
+}

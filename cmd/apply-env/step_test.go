@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/driftless-dev/driftless/internal/apply"
+	"github.com/driftless-dev/driftless/internal/cluster/clustertest"
+	"github.com/driftless-dev/driftless/internal/step/steptest"
+	"github.com/driftless-dev/driftless/internal/testtool"
+)
+
+func TestMain(m *testing.M) { clustertest.Main(m) }
+
+const image = "127.0.0.1:5000/pssp/api@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func TestDefinition(t *testing.T) {
+	t.Parallel()
+	if err := definition.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func outputs(t *testing.T, stdout string) map[string]string {
+	t.Helper()
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(stdout), &raw); err != nil {
+		t.Fatalf("%v: %q", err, stdout)
+	}
+	o := map[string]string{}
+	for k, v := range raw {
+		o[k] = fmt.Sprint(v)
+	}
+	return o
+}
+
+// TestExampleDeploys: the example service reaches both environments of a
+// real control plane, and applying again changes nothing.
+func TestExampleDeploys(t *testing.T) {
+	c := clustertest.Shared(t)
+	spec := filepath.Join(testtool.Root(t), "driftless.yaml")
+	env := map[string]string{"KUBECONFIG": c.Kubeconfig()}
+	for _, e := range []string{"test", "prod"} {
+		r := steptest.Run(t, definition, run, env, "--spec", spec, "--env", e, "--image", image, "--release", "v1.0.0", "--output", "json", "--timeout", "2m")
+		if r.Code != 0 {
+			t.Fatalf("%s: exit %d\n%s", e, r.Code, r.Stderr)
+		}
+		o := outputs(t, r.Stdout)
+		if o["revision"] != "1" || o["changed"] != "true" || o["previous_revision"] != "0" || o["rolled_back"] != "false" {
+			t.Errorf("%s: outputs %v", e, o)
+		}
+		again := steptest.Run(t, definition, run, env, "--spec", spec, "--env", e, "--image", image, "--release", "v1.0.0", "--output", "json")
+		if again.Code != 0 {
+			t.Fatalf("%s again: exit %d\n%s", e, again.Code, again.Stderr)
+		}
+		if o := outputs(t, again.Stdout); o["changed"] != "false" || o["revision"] != "1" {
+			t.Errorf("%s re-apply: %v\n%s", e, o, again.Stderr)
+		}
+		dry := steptest.Run(t, definition, run, env, "--spec", spec, "--env", e, "--image", image, "--release", "v1.0.0", "--dry-run", "--output", "json")
+		if dry.Code != 0 || outputs(t, dry.Stdout)["changed"] != "false" {
+			t.Errorf("%s dry run of the same: exit %d %s\n%s", e, dry.Code, dry.Stdout, dry.Stderr)
+		}
+	}
+	// A new image: the dry run says what would change and exits 1.
+	next := strings.Replace(image, "0123", "4567", 1)
+	dry := steptest.Run(t, definition, run, env, "--spec", spec, "--env", "prod", "--image", next, "--release", "v1.1.0", "--dry-run", "--output", "json")
+	if dry.Code != 1 || outputs(t, dry.Stdout)["changed"] != "true" || !strings.Contains(dry.Stderr, "Deployment/pssp-prod/pssp-api would be configured") {
+		t.Errorf("dry run of a change: exit %d\n%s", dry.Code, dry.Stderr)
+	}
+	if strings.Contains(dry.Stderr, "dummy-for-example") {
+		t.Error("the dry run printed a Secret's value")
+	}
+}
+
+func TestLockedExitsOne(t *testing.T) {
+	c := clustertest.Shared(t)
+	ns := clustertest.Namespace(t, c)
+	clients, err := apply.NewClients(c.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, err := apply.Acquire(context.Background(), clients, ns, "test", "https://github.com/o/r/actions/runs/7", time.Second, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	dir := t.TempDir()
+	writeSpec(t, dir, ns)
+	r := steptest.Run(t, definition, run, map[string]string{"KUBECONFIG": c.Kubeconfig()}, "--spec", filepath.Join(dir, "driftless.yaml"), "--env", "test", "--manifests", filepath.Join(dir, "m.yaml"), "--lock-timeout", "1s")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "https://github.com/o/r/actions/runs/7") {
+		t.Errorf("exit %d, want 1 naming the holder\n%s", r.Code, r.Stderr)
+	}
+}
+
+func TestCannotRun(t *testing.T) {
+	t.Parallel()
+	spec := filepath.Join(testtool.Root(t), "driftless.yaml")
+	cases := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--env", "staging"}, nil, `environment "staging" is not in`},
+		{nil, nil, `input "env" is empty`},
+		{[]string{"--env", "test", "--image", image, "--kubeconfig", "/nonexistent/kubeconfig"}, nil, "loading cluster access"},
+		{[]string{"--env", "test", "--image", image, "--timeout", "soon"}, nil, `"soon" is not a duration`},
+	}
+	for _, tc := range cases {
+		r := steptest.Run(t, definition, run, tc.env, append([]string{"--spec", spec}, tc.args...)...)
+		if r.Code != 2 || !strings.Contains(r.Stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, r.Code, r.Stderr, tc.want)
+		}
+	}
+	r := steptest.Run(t, definition, run, nil, "--spec", spec, "--env", "test")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "pipeline's image without a digest") {
+		t.Errorf("unpinned image: exit %d %s", r.Code, r.Stderr)
+	}
+}

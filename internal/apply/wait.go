@@ -1,0 +1,152 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+)
+
+// HealthError is a rollout that failed or did not finish in time.
+type HealthError struct {
+	// Failed names objects that failed, with why.
+	Failed map[string]string
+	// Pending names objects still in progress at the deadline.
+	Pending map[string]string
+}
+
+func (e *HealthError) Error() string {
+	var parts []string
+	for _, id := range sortedKeys(e.Failed) {
+		parts = append(parts, fmt.Sprintf("%s failed: %s", id, e.Failed[id]))
+	}
+	for _, id := range sortedKeys(e.Pending) {
+		parts = append(parts, fmt.Sprintf("%s not ready in time: %s", id, e.Pending[id]))
+	}
+	return "unhealthy: " + strings.Join(parts, "; ")
+}
+
+func sortedKeys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// PollInterval is how often health is read while waiting.
+var PollInterval = time.Second
+
+// Wait polls the objects until kstatus calls every one Current, failing as
+// soon as one is Failed (a Deployment past its progress deadline, a Job
+// that failed) or a workload's pod crash-loops, or when ctx ends.
+func (a *Applier) Wait(ctx context.Context, objs []*unstructured.Unstructured) error {
+	pending := map[string]*unstructured.Unstructured{}
+	last := map[string]string{}
+	for _, u := range objs {
+		pending[ID(u)] = u
+	}
+	tick := time.NewTicker(PollInterval)
+	defer tick.Stop()
+	for {
+		failed := map[string]string{}
+		for id, u := range pending {
+			ri, _, err := a.resource(u)
+			if err != nil {
+				return err
+			}
+			live, err := ri.Get(ctx, u.GetName(), metav1.GetOptions{})
+			if err != nil {
+				if ctx.Err() != nil {
+					break
+				}
+				if apierrors.IsNotFound(err) {
+					last[id] = "not found"
+					continue
+				}
+				return fmt.Errorf("%s: reading health: %w", id, err)
+			}
+			res, err := status.Compute(live)
+			if err != nil {
+				return fmt.Errorf("%s: computing health: %w", id, err)
+			}
+			msg := string(res.Status)
+			if res.Message != "" {
+				msg += ": " + res.Message
+			}
+			if res.Status == status.InProgressStatus {
+				if why, err := a.crashLooping(ctx, live); err != nil {
+					return err
+				} else if why != "" {
+					res.Status, msg = status.FailedStatus, why
+				}
+			}
+			if last[id] != msg {
+				a.logf("  %s: %s", id, msg)
+				last[id] = msg
+			}
+			switch res.Status {
+			case status.CurrentStatus:
+				delete(pending, id)
+			case status.FailedStatus:
+				failed[id] = strings.TrimPrefix(msg, string(status.FailedStatus)+": ")
+			}
+		}
+		if len(failed) > 0 {
+			return &HealthError{Failed: failed}
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			he := &HealthError{Pending: map[string]string{}}
+			for id := range pending {
+				he.Pending[id] = last[id]
+			}
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return fmt.Errorf("waiting for health: %w", ctx.Err())
+			}
+			return he
+		case <-tick.C:
+		}
+	}
+}
+
+var workloadKinds = map[string]bool{"Deployment": true, "StatefulSet": true, "DaemonSet": true, "ReplicaSet": true}
+
+// crashLooping reports a pod of the workload whose container crash-loops
+// or cannot pull its image: waiting for the timeout would change nothing.
+func (a *Applier) crashLooping(ctx context.Context, u *unstructured.Unstructured) (string, error) {
+	if !workloadKinds[u.GetKind()] {
+		return "", nil
+	}
+	ml, found, _ := unstructured.NestedStringMap(u.Object, "spec", "selector", "matchLabels")
+	if !found || len(ml) == 0 {
+		return "", nil
+	}
+	pods, err := a.C.Kube.CoreV1().Pods(u.GetNamespace()).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(ml).String()})
+	if err != nil {
+		return "", fmt.Errorf("%s: listing pods: %w", ID(u), err)
+	}
+	for _, p := range pods.Items {
+		for _, cs := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
+			if w := cs.State.Waiting; w != nil {
+				switch w.Reason {
+				case "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError":
+					return fmt.Sprintf("pod %s container %q: %s: %s", p.Name, cs.Name, w.Reason, w.Message), nil
+				}
+			}
+		}
+	}
+	return "", nil
+}
