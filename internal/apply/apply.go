@@ -89,12 +89,9 @@ func (a *Applier) resource(u *unstructured.Unstructured) (dynamic.ResourceInterf
 // the server computes the result without persisting it; the returned
 // object is what the cluster would hold, existing what it holds now.
 func (a *Applier) Apply(ctx context.Context, u *unstructured.Unstructured, dryRun bool) (change Change, result, existing *unstructured.Unstructured, err error) {
-	ri, m, err := a.resource(u)
+	ri, _, err := a.resource(u)
 	if err != nil {
 		return "", nil, nil, err
-	}
-	if m.Scope.Name() == meta.RESTScopeNameNamespace && u.GetNamespace() == "" {
-		return "", nil, nil, fmt.Errorf("%s: namespaced object without a namespace: set namespace in the overlay", ID(u))
 	}
 	existing, err = ri.Get(ctx, u.GetName(), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -102,6 +99,18 @@ func (a *Applier) Apply(ctx context.Context, u *unstructured.Unstructured, dryRu
 	}
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("%s: reading: %w", ID(u), err)
+	}
+	return a.applyKnown(ctx, u, existing, dryRun)
+}
+
+// applyKnown is Apply with the live object already read (nil: absent).
+func (a *Applier) applyKnown(ctx context.Context, u, existing *unstructured.Unstructured, dryRun bool) (change Change, result, _ *unstructured.Unstructured, err error) {
+	ri, m, err := a.resource(u)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if m.Scope.Name() == meta.RESTScopeNameNamespace && u.GetNamespace() == "" {
+		return "", nil, nil, fmt.Errorf("%s: namespaced object without a namespace: set namespace in the overlay", ID(u))
 	}
 	data, err := json.Marshal(u.Object)
 	if err != nil {

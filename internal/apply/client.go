@@ -22,10 +22,11 @@ type Clients struct {
 }
 
 // Rate limits for real clusters: client-go's defaults (5 QPS, burst 10)
-// make a 500-object apply wait on the client, not the server.
+// make a 500-object apply wait on the client, not the server. These are
+// kubectl's; the API server's priority and fairness does the rest.
 const (
-	QPS   = 50
-	Burst = 100
+	QPS   = 100
+	Burst = 300
 )
 
 // Connect builds clients from a kubeconfig path, else the KUBECONFIG value

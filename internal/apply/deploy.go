@@ -153,24 +153,23 @@ func (a *Applier) rollout(ctx context.Context, set ApplySet, objs []*unstructure
 		return nil, err
 	}
 	var results []Result
+	seen := map[string]*unstructured.Unstructured{}
 	for stage, group := range Stages(objs) {
 		if len(group) == 0 {
 			continue
 		}
 		a.logf("apply-env: applying %s (%d)", Stage(stage), len(group))
-		for _, u := range group {
-			change, _, _, err := a.Apply(ctx, u, false)
-			if err != nil {
-				return results, err
-			}
-			results = append(results, Result{Object: ID(u), Change: change})
-			if change != Unchanged {
-				a.logf("  %s %s", ID(u), change)
-			}
+		done, answers, err := a.applyStage(ctx, group)
+		results = append(results, done...)
+		if err != nil {
+			return results, err
+		}
+		for id, u := range answers {
+			seen[id] = u
 		}
 		if Stage(stage) == StageNamespaces {
 			wctx, cancel := context.WithTimeout(ctx, d.Timeout)
-			err := a.Wait(wctx, group)
+			err := a.Wait(wctx, group, seen)
 			cancel()
 			if err != nil {
 				return results, fmt.Errorf("waiting for namespaces and CRDs to be established: %w", err)
@@ -179,7 +178,7 @@ func (a *Applier) rollout(ctx context.Context, set ApplySet, objs []*unstructure
 	}
 	a.logf("apply-env: waiting for health (timeout %s)", d.Timeout)
 	wctx, cancel := context.WithTimeout(ctx, d.Timeout)
-	err := a.Wait(wctx, objs)
+	err := a.Wait(wctx, objs, seen)
 	cancel()
 	if err != nil {
 		return results, err

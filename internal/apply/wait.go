@@ -48,8 +48,11 @@ var PollInterval = time.Second
 
 // Wait polls the objects until kstatus calls every one Current, failing as
 // soon as one is Failed (a Deployment past its progress deadline, a Job
-// that failed) or a workload's pod crash-loops, or when ctx ends.
-func (a *Applier) Wait(ctx context.Context, objs []*unstructured.Unstructured) error {
+// that failed) or a workload's pod crash-loops, or when ctx ends. seen
+// holds what the server answered to the apply, by ID: the first round
+// judges those without reading them again, so objects that are current as
+// soon as they exist (ConfigMaps, Secrets, most Services) cost nothing.
+func (a *Applier) Wait(ctx context.Context, objs []*unstructured.Unstructured, seen map[string]*unstructured.Unstructured) error {
 	pending := map[string]*unstructured.Unstructured{}
 	last := map[string]string{}
 	for _, u := range objs {
@@ -60,11 +63,15 @@ func (a *Applier) Wait(ctx context.Context, objs []*unstructured.Unstructured) e
 	for {
 		failed := map[string]string{}
 		for id, u := range pending {
-			ri, _, err := a.resource(u)
-			if err != nil {
-				return err
+			live, err := seen[id], error(nil)
+			delete(seen, id)
+			if live == nil {
+				ri, _, rerr := a.resource(u)
+				if rerr != nil {
+					return rerr
+				}
+				live, err = ri.Get(ctx, u.GetName(), metav1.GetOptions{})
 			}
-			live, err := ri.Get(ctx, u.GetName(), metav1.GetOptions{})
 			if err != nil {
 				if ctx.Err() != nil {
 					break
