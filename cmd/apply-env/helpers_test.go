@@ -9,7 +9,7 @@ import (
 func writeSpec(t *testing.T, dir, ns string) {
 	t.Helper()
 	files := map[string]string{
-		"driftless.yaml": "apiVersion: driftless.dev/v1alpha1\nkind: Pipeline\nname: x\nimage: {repository: r.example.com/x, base: scratch}\nenvironments: [{name: test, overlay: k, namespace: " + ns + "}]\n",
+		"driftless.yaml":       "apiVersion: driftless.dev/v1alpha1\nkind: Pipeline\nname: x\nimage: {repository: r.example.com/x, base: scratch}\nenvironments: [{name: test, overlay: k, namespace: " + ns + "}]\n",
 		"k/kustomization.yaml": "resources: []\n",
 		"m.yaml":               "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: " + ns + "}\ndata: {a: b}\n",
 	}
