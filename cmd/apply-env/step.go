@@ -13,9 +13,14 @@ import (
 
 	"github.com/driftless-dev/driftless/internal/apply"
 	"github.com/driftless-dev/driftless/internal/configrev"
+	"github.com/driftless-dev/driftless/internal/deploy"
+	"github.com/driftless-dev/driftless/internal/evidence"
+	"github.com/driftless-dev/driftless/internal/gate"
+	"github.com/driftless-dev/driftless/internal/registry"
 	"github.com/driftless-dev/driftless/internal/render"
 	"github.com/driftless-dev/driftless/internal/spec"
 	"github.com/driftless-dev/driftless/internal/step"
+	"github.com/google/go-containerregistry/pkg/name"
 )
 
 var definition = step.Definition{
@@ -33,6 +38,10 @@ var definition = step.Definition{
 		{Name: "dry-run", Description: "Server-side dry run: print what would change (Secret values masked) and change nothing; exits 1 when something would change.", Bool: true, Default: "false"},
 		{Name: "rollback", Description: "Re-apply the release before the last deployed one.", Bool: true, Default: "false"},
 		{Name: "force-recreate", Description: "Delete and recreate objects whose change touches an immutable field (never PersistentVolumeClaims).", Bool: true, Default: "false"},
+		{Name: "override-freeze", Description: "Deploy inside a freeze window; the reason given is recorded in the release."},
+		{Name: "ci-environment", Description: "The GitHub or GitLab environment the job runs in, when its name differs from the driftless environment's (GitHub exposes no variable for it)."},
+		{Name: "github-token", Description: "Token for the GitHub API (environment rules, deployments) and ghcr.io; defaults to GITHUB_TOKEN.", Secret: true},
+		{Name: "insecure-registry", Description: "Allow plain HTTP to registries that are not on loopback (where the evidence is read).", Bool: true, Default: "false"},
 	},
 	Outputs: []step.Output{
 		{Name: "revision", Description: "The release revision now deployed (unchanged on a re-apply that changed nothing)."},
@@ -98,8 +107,17 @@ func run(ctx context.Context, s *step.Context) error {
 		Keep:    env.Keep, Timeout: timeout, Holder: holder, LockTimeout: lockTimeout,
 		Rollback: s.Bool("rollback"),
 	}
+	if env.Promotion != nil && !d.Rollback {
+		override, err := checkGates(ctx, s, p, env, ci, d)
+		if err != nil {
+			return err
+		}
+		d.Override = override
+	}
+	gh := githubDeployment(ctx, s, env, ci, d)
 	s.Logf("apply-env: deploying %d object(s) to %s (namespace %s)", len(objs), env.Name, env.Namespace)
 	out, err := a.Deploy(ctx, d)
+	gh.finish(ctx, env, ci, err)
 	if out != nil {
 		s.SetOutput("changed", strconv.FormatBool(out.Changed))
 		s.SetOutput("previous_revision", strconv.Itoa(out.Previous))
@@ -122,6 +140,114 @@ func run(ctx context.Context, s *step.Context) error {
 	}
 	s.Logf("apply-env: %s is at release %d (%s)", env.Name, out.Revision, d.Version)
 	return nil
+}
+
+// checkGates evaluates every promotion gate before anything is written and
+// refuses (exit 1) if one fails. It returns the freeze override reason to
+// record in the release.
+func checkGates(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spec.Environment, ci step.CI, d apply.Deployment) (string, error) {
+	image := s.InputOr("image", recordedImage(d))
+	dg, err := name.NewDigest(image)
+	if err != nil {
+		return "", fmt.Errorf("checking the promotion gates of %q needs the image pinned by digest (input image, or the driftless.dev/image annotation kustomize-render records): %q: %w", env.Name, image, err)
+	}
+	reg := registryOptions(s, ci)
+	var verifier *evidence.Verifier
+	if keys := env.Promotion.PublicKeys; len(keys) > 0 {
+		paths := make([]string, len(keys))
+		for i, k := range keys {
+			paths[i] = p.Path(k)
+		}
+		if verifier, err = evidence.LoadVerifier(paths...); err != nil {
+			return "", err
+		}
+	}
+	in := gate.Input{
+		Pipeline: p, Environment: env, Digest: dg, Version: d.Version, CI: ci, Getenv: s.Getenv,
+		Evidence: evidence.Store{Options: reg.Remote(ctx)}, Verifier: verifier,
+		CIEnvironment: s.Input("ci-environment"), Override: gate.Override{Reason: s.Input("override-freeze")},
+	}
+	if ci.Provider == step.ProviderGitHub {
+		gh, err := deploy.NewGitHubClient(s.Getenv("GITHUB_API_URL"), reg.GitHubToken, nil)
+		if err != nil {
+			return "", err
+		}
+		in.GitHub = gate.GitHubAPI{Client: gh}
+	}
+	rep := gate.Evaluate(ctx, in)
+	fmt.Fprint(s.Stderr, rep.Text())
+	s.Summary(rep.Markdown())
+	if err := rep.Err(); err != nil {
+		return "", step.Failed(fmt.Errorf("%w; nothing was applied", err))
+	}
+	for _, r := range rep.Results {
+		if r.Override != "" {
+			return r.Override, nil
+		}
+	}
+	return "", nil
+}
+
+func registryOptions(s *step.Context, ci step.CI) registry.Options {
+	return registry.Options{
+		Insecure:    s.Bool("insecure-registry"),
+		GitHubToken: s.InputOr("github-token", s.Getenv("GITHUB_TOKEN")),
+		GitHubActor: ci.Actor,
+		UserAgent:   "driftless-apply-env/" + step.Version(),
+	}
+}
+
+func recordedImage(d apply.Deployment) string {
+	objs, _ := apply.Parse(d.Manifests)
+	return recordedMeta(objs)[render.AnnotationImage]
+}
+
+// ghDeployment moves the GitHub Deployment of this run, when there is one.
+type ghDeployment struct {
+	c *deploy.Client
+	d *deploy.Deployment
+	s *step.Context
+}
+
+// githubDeployment creates (or finds) the GitHub Deployment for the
+// environment and marks it in progress. Outside GitHub, or without a
+// token, it does nothing. Failures are warnings: GitHub's UI is a view, the
+// cluster is the truth.
+func githubDeployment(ctx context.Context, s *step.Context, env *spec.Environment, ci step.CI, d apply.Deployment) *ghDeployment {
+	g := &ghDeployment{s: s}
+	token := s.InputOr("github-token", s.Getenv("GITHUB_TOKEN"))
+	if ci.Provider != step.ProviderGitHub || token == "" || ci.Repository == "" || d.Rollback {
+		return g
+	}
+	gh, err := deploy.NewGitHubClient(s.Getenv("GITHUB_API_URL"), token, nil)
+	if err == nil {
+		g.c, err = deploy.New(gh, ci.Repository)
+	}
+	envName := firstNonEmpty(s.Input("ci-environment"), env.Name)
+	if err == nil {
+		g.d, _, err = g.c.FindOrCreate(ctx, deploy.Request{Environment: envName, SHA: ci.SHA, Digest: d.Digest, Version: d.Version, Description: "driftless apply-env " + d.Version})
+	}
+	if err == nil {
+		err = g.c.SetStatus(ctx, g.d, deploy.Status{State: deploy.StateInProgress, EnvironmentURL: env.URL, LogURL: ci.RunURL})
+	}
+	if err != nil {
+		s.Logf("apply-env: warning: GitHub deployment for %s: %v", envName, err)
+		g.d = nil
+	}
+	return g
+}
+
+func (g *ghDeployment) finish(ctx context.Context, env *spec.Environment, ci step.CI, err error) {
+	if g.d == nil {
+		return
+	}
+	st := deploy.Status{State: deploy.StateSuccess, EnvironmentURL: env.URL, LogURL: ci.RunURL, Description: "deployed"}
+	if err != nil {
+		st.State, st.Description = deploy.StateFailure, err.Error()
+	}
+	if err := g.c.SetStatus(ctx, g.d, st); err != nil {
+		g.s.Logf("apply-env: warning: GitHub deployment status: %v", err)
+	}
 }
 
 // manifestsFor reads the rendered file, or renders the environment.

@@ -259,6 +259,16 @@ func (p *Pipeline) checkFiles() error {
 			}
 		}
 	}
+	for i, e := range p.Environments {
+		if e.Promotion == nil {
+			continue
+		}
+		for j, k := range e.Promotion.PublicKeys {
+			if _, err := os.Stat(p.Path(k)); err != nil {
+				add(fmt.Sprintf("environments[%d].promotion.publicKeys[%d]", i, j), "public key file %q does not exist", k)
+			}
+		}
+	}
 	for i, c := range p.Validation.CRDs {
 		if _, err := os.Stat(p.Path(c)); err != nil {
 			add(fmt.Sprintf("validation.crds[%d]", i), "CRD path %q does not exist", c)

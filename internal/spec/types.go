@@ -117,6 +117,8 @@ type Promotion struct {
 	GitTag   string   `yaml:"gitTag" enum:"required,optional" default:"required" doc:"required: only release tags deploy here, never a branch build."`
 	Approval string   `yaml:"approval" enum:"none,github,gitlab" default:"none" doc:"Require the CI's environment protection: github (required reviewers on the GitHub environment) or gitlab (protected environment)."`
 	Freeze   []Freeze `yaml:"freeze" doc:"Windows in which nothing is deployed."`
+	// PublicKeys verify the evidence promotion.from asks for.
+	PublicKeys []string `yaml:"publicKeys" doc:"PEM public keys (ed25519 or ECDSA P-256), relative to the spec, one of which must have signed the evidence from the earlier environment; unsigned evidence is accepted when empty."`
 }
 
 // Freeze is a window in which nothing deploys: either recurring (cron +
@@ -124,7 +126,7 @@ type Promotion struct {
 type Freeze struct {
 	Name     string   `yaml:"name" required:"true" doc:"Name shown when the window refuses a deployment."`
 	Cron     string   `yaml:"cron" doc:"Recurring window start, a five-field cron expression (0 18 * * FRI)."`
-	Duration Duration `yaml:"duration" doc:"Length of a recurring window, e.g. 62h."`
+	Duration Duration `yaml:"duration" doc:"Length of a recurring window in wall-clock time of timeZone, e.g. 62h (Friday 18:00 to Monday 08:00, across DST changes too)."`
 	Start    string   `yaml:"start" doc:"Start of a fixed window, RFC 3339 (2026-12-20T00:00:00Z)."`
 	End      string   `yaml:"end" doc:"End of a fixed window, RFC 3339."`
 	TimeZone string   `yaml:"timeZone" default:"UTC" doc:"IANA time zone of the cron expression (Europe/Berlin)."`
