@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -43,7 +44,7 @@ func outputs(t *testing.T, stdout string) map[string]string {
 // real control plane, and applying again changes nothing.
 func TestExampleDeploys(t *testing.T) {
 	c := clustertest.Shared(t)
-	spec := filepath.Join(testtool.Root(t), "driftless.yaml")
+	spec := ungated(t)
 	env := map[string]string{"KUBECONFIG": c.Kubeconfig()}
 	for _, e := range []string{"test", "prod"} {
 		r := steptest.Run(t, definition, run, env, "--spec", spec, "--env", e, "--image", image, "--release", "v1.0.0", "--output", "json", "--timeout", "2m")
@@ -75,6 +76,34 @@ func TestExampleDeploys(t *testing.T) {
 	if strings.Contains(dry.Stderr, "dummy-for-example") {
 		t.Error("the dry run printed a Secret's value")
 	}
+}
+
+// ungated is the example's spec with the paths made absolute and prod's
+// promotion gates removed: TestPromotionGates tests those; here the
+// rollout itself is under test.
+func ungated(t *testing.T) string {
+	t.Helper()
+	root := testtool.Root(t)
+	b, err := os.ReadFile(filepath.Join(root, "driftless.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "    promotion:")
+	j := strings.Index(s, "    keep:")
+	if i < 0 || j < i {
+		t.Fatal("the example spec no longer has prod's promotion block before keep")
+	}
+	s = s[:i] + s[j:]
+	for _, rel := range []string{"kustomize/", "example/"} {
+		s = strings.ReplaceAll(s, " "+rel, " "+filepath.Join(root, rel)+"/")
+		s = strings.ReplaceAll(s, "dir: "+rel, "dir: "+filepath.Join(root, rel)+"/")
+	}
+	out := filepath.Join(t.TempDir(), "driftless.yaml")
+	if err := os.WriteFile(out, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func TestLockedExitsOne(t *testing.T) {

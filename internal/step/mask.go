@@ -50,12 +50,18 @@ func (m *masker) mask(p []byte) []byte {
 // String masks s.
 func (m *masker) String(s string) string { return string(m.mask([]byte(s))) }
 
+// maskedWriter masks and serialises writes: steps log from several
+// goroutines (apply-env applies a stage in parallel), and each line must
+// arrive whole.
 type maskedWriter struct {
-	m *masker
-	w io.Writer
+	m  *masker
+	mu sync.Mutex
+	w  io.Writer
 }
 
-func (mw maskedWriter) Write(p []byte) (int, error) {
+func (mw *maskedWriter) Write(p []byte) (int, error) {
+	mw.mu.Lock()
+	defer mw.mu.Unlock()
 	if _, err := mw.w.Write(mw.m.mask(p)); err != nil {
 		return 0, err
 	}

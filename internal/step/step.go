@@ -77,8 +77,8 @@ func Run(ctx context.Context, def Definition, fn Func, pio IO) int {
 		flags:   map[string]*flagValue{},
 		mask:    m,
 		dir:     pio.Dir,
-		Stdout:  maskedWriter{m, pio.Stdout},
-		Stderr:  maskedWriter{m, pio.Stderr},
+		Stdout:  &maskedWriter{m: m, w: pio.Stdout},
+		Stderr:  &maskedWriter{m: m, w: pio.Stderr},
 		outputs: map[string]string{},
 	}
 	// Workflow commands (add-mask, annotations) go to the raw stdout: masking
@@ -262,7 +262,7 @@ func (c *Context) Mask(s string) {
 // MaskString returns s with every registered secret masked.
 func (c *Context) MaskString(s string) string { return c.mask.String(s) }
 
-// Logf prints a progress line on stderr.
+// Logf prints a progress line on stderr. It is safe for concurrent use.
 func (c *Context) Logf(format string, args ...any) {
 	fmt.Fprintf(c.Stderr, format+"\n", args...)
 }
