@@ -28,18 +28,43 @@ type Server struct {
 	cmd *exec.Cmd
 }
 
+// Option changes how a registry is started.
+type Option func(*options)
+
+type options struct {
+	addr   string
+	detach bool
+}
+
+// WithAddr listens on addr (a loopback host:port) instead of a free port.
+func WithAddr(addr string) Option { return func(o *options) { o.addr = addr } }
+
+// WithDetach lets the registry outlive the process that started it (for
+// scripts/registry); otherwise it dies with its parent.
+func WithDetach() Option { return func(o *options) { o.detach = true } }
+
 // Start runs a registry with its storage under dir on a free loopback port
-// and waits until it answers. The process dies with its parent.
-func Start(ctx context.Context, dir string) (*Server, error) {
+// and waits until it answers.
+func Start(ctx context.Context, dir string, opts ...Option) (*Server, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	bin, err := exec.LookPath(Binary)
 	if err != nil {
 		return nil, fmt.Errorf("starting a registry: %s is not installed (scripts/deps installs Debian's docker-registry): %w", Binary, err)
 	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+	host := o.addr
+	if host == "" {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		host = "127.0.0.1:" + strconv.Itoa(port)
 	}
-	host := "127.0.0.1:" + strconv.Itoa(port)
+	if h, _, err := net.SplitHostPort(host); err != nil || (h != "127.0.0.1" && h != "localhost") {
+		return nil, fmt.Errorf("registry address %q: only 127.0.0.1 or localhost with a port", host)
+	}
 	cfg := fmt.Sprintf(`version: 0.1
 log:
   level: warn
@@ -61,6 +86,9 @@ http:
 	cmd := exec.Command(bin, "serve", filepath.Join(dir, "config.yml"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if o.detach {
+		cmd.SysProcAttr.Pdeathsig = 0
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
@@ -92,6 +120,9 @@ http:
 		}
 	}
 }
+
+// PID is the registry's process id.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
 
 // Stop kills the registry.
 func (s *Server) Stop() {
