@@ -1,0 +1,9 @@
+// Command smoke-test runs HTTP checks against a deployed environment,
+// verifies that the live service is the release just deployed, and records
+// verified-in-environment evidence on the image digest. See
+// docs/steps/smoke-test.md.
+package main
+
+import "github.com/driftless-dev/driftless/internal/step"
+
+func main() { step.Main(definition, run) }
