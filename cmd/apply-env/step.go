@@ -11,12 +11,12 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/driftless-dev/driftless/internal/access"
 	"github.com/driftless-dev/driftless/internal/apply"
 	"github.com/driftless-dev/driftless/internal/configrev"
 	"github.com/driftless-dev/driftless/internal/deploy"
 	"github.com/driftless-dev/driftless/internal/evidence"
 	"github.com/driftless-dev/driftless/internal/gate"
-	"github.com/driftless-dev/driftless/internal/registry"
 	"github.com/driftless-dev/driftless/internal/render"
 	"github.com/driftless-dev/driftless/internal/spec"
 	"github.com/driftless-dev/driftless/internal/step"
@@ -26,13 +26,11 @@ import (
 var definition = step.Definition{
 	Name:    "apply-env",
 	Summary: "Apply a rendered environment to a cluster: staged server-side apply, health, prune, release history, rollback.",
-	Inputs: []step.Input{
+	Inputs: append(append([]step.Input{
 		{Name: "env", Description: "The environment to deploy (a name from the spec)."},
 		{Name: "manifests", Description: "The rendered environment (kustomize-render's file); rendered from the spec with image when empty."},
 		{Name: "image", Description: "The image pinned by digest (repo@sha256:...), to render with when manifests is empty."},
 		{Name: "release", Description: "Version recorded in the release; defaults to the one recorded in the manifests, else the Git tag being built."},
-		{Name: "kubeconfig", Description: "Kubeconfig file; defaults to KUBECONFIG, ~/.kube/config, then the in-cluster service account."},
-		{Name: "context", Description: "Kubeconfig context; defaults to the current one."},
 		{Name: "timeout", Description: "How long to wait for the environment to become healthy; defaults to the environment's timeout in the spec."},
 		{Name: "lock-timeout", Description: "How long to wait for another deployment of the environment to finish.", Default: "5m"},
 		{Name: "dry-run", Description: "Server-side dry run: print what would change (Secret values masked) and change nothing; exits 1 when something would change.", Bool: true, Default: "false"},
@@ -40,9 +38,7 @@ var definition = step.Definition{
 		{Name: "force-recreate", Description: "Delete and recreate objects whose change touches an immutable field (never PersistentVolumeClaims).", Bool: true, Default: "false"},
 		{Name: "override-freeze", Description: "Deploy inside a freeze window; the reason given is recorded in the release."},
 		{Name: "ci-environment", Description: "The GitHub or GitLab environment the job runs in, when its name differs from the driftless environment's (GitHub exposes no variable for it)."},
-		{Name: "github-token", Description: "Token for the GitHub API (environment rules, deployments) and ghcr.io; defaults to GITHUB_TOKEN.", Secret: true},
-		{Name: "insecure-registry", Description: "Allow plain HTTP to registries that are not on loopback (where the evidence is read).", Bool: true, Default: "false"},
-	},
+	}, access.ClusterInputs...), access.RegistryInputs...),
 	Outputs: []step.Output{
 		{Name: "revision", Description: "The release revision now deployed (unchanged on a re-apply that changed nothing)."},
 		{Name: "changed", Description: "true when any object was created, configured, recreated or pruned (with dry-run: would be)."},
@@ -83,7 +79,7 @@ func run(ctx context.Context, s *step.Context) error {
 	if err != nil {
 		return fmt.Errorf("input %q: %q is not a duration (e.g. 5m)", "lock-timeout", s.Input("lock-timeout"))
 	}
-	clients, err := apply.Connect(s.Input("kubeconfig"), s.Getenv("KUBECONFIG"), s.Input("context"))
+	clients, err := access.Cluster(s)
 	if err != nil {
 		return err
 	}
@@ -151,7 +147,7 @@ func checkGates(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spe
 	if err != nil {
 		return "", fmt.Errorf("checking the promotion gates of %q needs the image pinned by digest (input image, or the driftless.dev/image annotation kustomize-render records): %q: %w", env.Name, image, err)
 	}
-	reg := registryOptions(s, ci)
+	reg := access.Registry(s, ci, definition.Name)
 	var verifier *evidence.Verifier
 	if keys := env.Promotion.PublicKeys; len(keys) > 0 {
 		paths := make([]string, len(keys))
@@ -188,15 +184,6 @@ func checkGates(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spe
 	return "", nil
 }
 
-func registryOptions(s *step.Context, ci step.CI) registry.Options {
-	return registry.Options{
-		Insecure:    s.Bool("insecure-registry"),
-		GitHubToken: s.InputOr("github-token", s.Getenv("GITHUB_TOKEN")),
-		GitHubActor: ci.Actor,
-		UserAgent:   "driftless-apply-env/" + step.Version(),
-	}
-}
-
 func recordedImage(d apply.Deployment) string {
 	objs, _ := apply.Parse(d.Manifests)
 	return recordedMeta(objs)[render.AnnotationImage]
@@ -215,7 +202,7 @@ type ghDeployment struct {
 // cluster is the truth.
 func githubDeployment(ctx context.Context, s *step.Context, env *spec.Environment, ci step.CI, d apply.Deployment) *ghDeployment {
 	g := &ghDeployment{s: s}
-	token := s.InputOr("github-token", s.Getenv("GITHUB_TOKEN"))
+	token := access.GitHubToken(s)
 	if ci.Provider != step.ProviderGitHub || token == "" || ci.Repository == "" || d.Rollback {
 		return g
 	}

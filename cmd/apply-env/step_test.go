@@ -25,6 +25,7 @@ func TestDefinition(t *testing.T) {
 	if err := definition.Check(); err != nil {
 		t.Fatal(err)
 	}
+	steptest.CheckDoc(t, testtool.Root(t), definition)
 }
 
 func outputs(t *testing.T, stdout string) map[string]string {

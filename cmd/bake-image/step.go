@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/driftless-dev/driftless/internal/access"
 	"github.com/driftless-dev/driftless/internal/bake"
 	"github.com/driftless-dev/driftless/internal/configrev"
 	"github.com/driftless-dev/driftless/internal/registry"
@@ -24,7 +25,7 @@ import (
 var definition = step.Definition{
 	Name:    "bake-image",
 	Summary: "Bake the base image, the static configuration and the binaries into a reproducible image pushed by digest.",
-	Inputs: []step.Input{
+	Inputs: append([]step.Input{
 		{Name: "repository", Description: "Repository to push to; defaults to the spec's image.repository."},
 		{Name: "base", Description: "Base image (tag, digest or scratch); defaults to the spec's image.base."},
 		{Name: "platforms", Description: "Comma-separated platforms (os/arch) to keep from a multi-platform base; all when empty."},
@@ -32,9 +33,7 @@ var definition = step.Definition{
 		{Name: "oci-layout", Description: "Write to this OCI image layout directory instead of pushing to a registry."},
 		{Name: "if-base-changed", Description: "Only rebuild when the base has changed since the current image was baked: rebase the current image's layers onto the new base and push it.", Bool: true, Default: "false"},
 		{Name: "current", Description: "With if-base-changed: the image to check, a tag in the repository or a full reference; defaults to the newest release tag reachable in Git."},
-		{Name: "insecure-registry", Description: "Allow plain HTTP to registries that are not on loopback.", Bool: true, Default: "false"},
-		{Name: "github-token", Description: "Token for ghcr.io; defaults to the GITHUB_TOKEN environment variable.", Secret: true},
-	},
+	}, access.RegistryInputs...),
 	Outputs: []step.Output{
 		{Name: "digest", Description: "Digest of the image (or index) manifest, sha256:...."},
 		{Name: "image", Description: "The image pinned by digest, repository@sha256:...."},
@@ -50,15 +49,7 @@ func run(ctx context.Context, s *step.Context) error {
 		return err
 	}
 	ci := s.CI(ctx)
-	reg := registry.Options{
-		Insecure:    s.Bool("insecure-registry"),
-		GitHubToken: s.InputOr("github-token", s.Getenv("GITHUB_TOKEN")),
-		GitHubActor: ci.Actor,
-		UserAgent:   "driftless-bake-image/" + step.Version(),
-	}
-	if t := s.Getenv("GITHUB_TOKEN"); t != "" {
-		s.Mask(t)
-	}
+	reg := access.Registry(s, ci, definition.Name)
 	ropts := reg.Remote(ctx)
 	repoName := s.InputOr("repository", p.Image.Repository)
 	repo, err := name.NewRepository(repoName, reg.NameOptions()...)

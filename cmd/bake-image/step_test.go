@@ -19,6 +19,7 @@ import (
 
 	"github.com/driftless-dev/driftless/internal/configrev"
 	"github.com/driftless-dev/driftless/internal/step/steptest"
+	"github.com/driftless-dev/driftless/internal/testtool"
 )
 
 func TestDefinition(t *testing.T) {
@@ -26,6 +27,7 @@ func TestDefinition(t *testing.T) {
 	if err := definition.Check(); err != nil {
 		t.Fatal(err)
 	}
+	steptest.CheckDoc(t, testtool.Root(t), definition)
 }
 
 // project makes a small user repository: spec, static configuration, a

@@ -16,7 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/driftless-dev/driftless/internal/apply"
+	"github.com/driftless-dev/driftless/internal/access"
 	"github.com/driftless-dev/driftless/internal/configrev"
 	"github.com/driftless-dev/driftless/internal/deploy"
 	"github.com/driftless-dev/driftless/internal/evidence"
@@ -29,7 +29,7 @@ import (
 var definition = step.Definition{
 	Name:    "smoke-test",
 	Summary: "Run HTTP checks against a deployed environment, verify the live version and configuration revision, and record evidence on the image digest.",
-	Inputs: []step.Input{
+	Inputs: append(append([]step.Input{
 		{Name: "env", Description: "The environment to check (a name from the spec)."},
 		{Name: "url", Description: "Base URL the checks' paths are relative to; defaults to the environment's smoke.url, then its url; without one the Service is reached through the Kubernetes API."},
 		{Name: "service", Description: "Service (name:port) reached through the Kubernetes API server's service proxy when there is no URL; defaults to the environment's smoke.service."},
@@ -47,15 +47,11 @@ var definition = step.Definition{
 		{Name: "config-revision", Description: "Configuration revision the live service must report; defaults to the driftless.dev/config-revision annotation of the live Deployment, else the revision of the spec's static directory."},
 		{Name: "image", Description: "The image deployed, pinned by digest (repo@sha256:...), which evidence is attached to; defaults to the driftless.dev/image annotation of the live Deployment."},
 		{Name: "git-sha", Description: "Commit deployed, recorded in the evidence and ${gitSha}; defaults to the driftless.dev/git-sha annotation of the live Deployment, else the commit being built."},
-		{Name: "kubeconfig", Description: "Kubeconfig file; defaults to KUBECONFIG, ~/.kube/config, then the in-cluster service account."},
-		{Name: "context", Description: "Kubeconfig context; defaults to the current one."},
 		{Name: "junit", Description: "Write a JUnit XML report to this file (GitLab `artifacts: reports: junit`, GitHub test reporters)."},
 		{Name: "record-evidence", Description: "When every check passed, attach verified-in-environment evidence to the image digest.", Bool: true, Default: "true"},
 		{Name: "signing-key", Description: "Sign the evidence with this PEM PKCS#8 private key (ed25519 or ECDSA P-256): the key itself, or a file holding it.", Secret: true},
 		{Name: "ci-environment", Description: "The GitHub environment whose deployment status is set, when its name differs from the driftless environment's."},
-		{Name: "github-token", Description: "Token for the GitHub API (deployment statuses) and ghcr.io; defaults to GITHUB_TOKEN.", Secret: true},
-		{Name: "insecure-registry", Description: "Allow plain HTTP to registries that are not on loopback (where the evidence is written).", Bool: true, Default: "false"},
-	},
+	}, access.ClusterInputs...), access.RegistryInputs...),
 	Outputs: []step.Output{
 		{Name: "passed", Description: "Number of checks that passed."},
 		{Name: "failed", Description: "Number of checks that failed."},
@@ -99,12 +95,7 @@ func run(ctx context.Context, s *step.Context) error {
 			return fmt.Errorf("input %q: %q is not a positive duration (e.g. 2m)", "timeout", v)
 		}
 	}
-	reg := registry.Options{
-		Insecure:    s.Bool("insecure-registry"),
-		GitHubToken: s.InputOr("github-token", s.Getenv("GITHUB_TOKEN")),
-		GitHubActor: ci.Actor,
-		UserAgent:   "driftless-smoke-test/" + step.Version(),
-	}
+	reg := access.Registry(s, ci, definition.Name)
 	given := smoke.Release{Version: s.Input("release"), GitSHA: s.Input("git-sha"), Image: s.Input("image"), ConfigRevision: s.Input("config-revision")}
 	if given.Image != "" {
 		if _, err := name.NewDigest(given.Image, reg.NameOptions()...); err != nil {
@@ -243,7 +234,7 @@ type checkTarget struct {
 // URL only when cluster access was given explicitly).
 func target(ctx context.Context, s *step.Context, env *spec.Environment, sm *spec.Smoke) (*checkTarget, kubernetes.Interface, error) {
 	base := firstNonEmpty(s.Input("url"), sm.URL, env.URL)
-	explicit := s.Input("kubeconfig") != "" || s.Getenv("KUBECONFIG") != "" || s.Input("context") != ""
+	explicit := access.ClusterGiven(s)
 	if base != "" {
 		tg, err := smoke.URLTarget(base)
 		if err != nil {
@@ -290,7 +281,7 @@ func target(ctx context.Context, s *step.Context, env *spec.Environment, sm *spe
 
 // connect loads cluster access as apply-env does.
 func connect(s *step.Context) (*rest.Config, kubernetes.Interface, error) {
-	clients, err := apply.Connect(s.Input("kubeconfig"), s.Getenv("KUBECONFIG"), s.Input("context"))
+	clients, err := access.Cluster(s)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -474,7 +465,7 @@ type ghDeployment struct {
 // the evidence is what promotion reads.
 func githubDeployment(ctx context.Context, s *step.Context, env *spec.Environment, ci step.CI, rel smoke.Release, tg *checkTarget) *ghDeployment {
 	g := &ghDeployment{s: s, env: deploy.Status{EnvironmentURL: tg.External, LogURL: ci.RunURL}}
-	token := s.InputOr("github-token", s.Getenv("GITHUB_TOKEN"))
+	token := access.GitHubToken(s)
 	if ci.Provider != step.ProviderGitHub {
 		return g
 	}

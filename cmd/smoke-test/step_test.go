@@ -33,6 +33,7 @@ import (
 	"github.com/driftless-dev/driftless/internal/smoke"
 	"github.com/driftless-dev/driftless/internal/smoke/smoketest"
 	"github.com/driftless-dev/driftless/internal/step/steptest"
+	"github.com/driftless-dev/driftless/internal/testtool"
 )
 
 func TestMain(m *testing.M) { clustertest.Main(m) }
@@ -47,6 +48,7 @@ func TestDefinition(t *testing.T) {
 	if err := definition.Check(); err != nil {
 		t.Fatal(err)
 	}
+	steptest.CheckDoc(t, testtool.Root(t), definition)
 }
 
 // project writes a spec with one environment, test, whose smoke section is

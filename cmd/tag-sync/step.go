@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
-	"github.com/driftless-dev/driftless/internal/registry"
+	"github.com/driftless-dev/driftless/internal/access"
 	"github.com/driftless-dev/driftless/internal/release"
 	"github.com/driftless-dev/driftless/internal/spec"
 	"github.com/driftless-dev/driftless/internal/step"
@@ -17,14 +17,12 @@ import (
 var definition = step.Definition{
 	Name:    "tag-sync",
 	Summary: "Make the Git tag and the image tag agree: tag the built digest with the release version, never moving a version tag.",
-	Inputs: []step.Input{
+	Inputs: append([]step.Input{
 		{Name: "image", Description: "The image to tag, pinned by digest (repo@sha256:...), normally bake-image's image output; may be empty only with create-git-tag."},
 		{Name: "release", Description: "Release version, a Git tag such as v1.2.3; defaults to the tag being built."},
 		{Name: "create-git-tag", Description: "Create the Git tag at the commit being built if it does not exist: through the GitHub API on GitHub, else git tag and git push origin.", Bool: true, Default: "false"},
 		{Name: "git-dir", Description: "Directory inside the Git repository whose tags are checked (and created); the working directory when empty."},
-		{Name: "github-token", Description: "Token for the GitHub API (create-git-tag) and ghcr.io; defaults to $GITHUB_TOKEN.", Secret: true},
-		{Name: "insecure-registry", Description: "Allow plain HTTP to registries that are not loopback.", Bool: true, Default: "false"},
-	},
+	}, access.RegistryInputs...),
 	Outputs: []step.Output{
 		{Name: "version", Description: "The release version (the Git tag)."},
 		{Name: "release", Description: "The same version under the name the later steps take it as (kustomize-render's and bake-image's release input), so a dotenv from this step feeds them."},
@@ -49,11 +47,7 @@ func run(ctx context.Context, s *step.Context) error {
 	if err != nil {
 		return err
 	}
-	token := s.Input("github-token")
-	if token == "" {
-		token = s.Getenv("GITHUB_TOKEN")
-		s.Mask(token)
-	}
+	token := access.GitHubToken(s)
 	gitDir := s.Input("git-dir")
 	var ci step.CI
 	if gitDir == "" {
@@ -61,12 +55,7 @@ func run(ctx context.Context, s *step.Context) error {
 	} else {
 		ci = step.DetectCI(ctx, s.Getenv, gitDir)
 	}
-	reg := registry.Options{
-		Insecure:    s.Bool("insecure-registry"),
-		GitHubToken: token,
-		GitHubActor: ci.Actor,
-		UserAgent:   "driftless/tag-sync " + step.Version(),
-	}
+	reg := access.Registry(s, ci, definition.Name)
 	createGitTag := s.Bool("create-git-tag")
 
 	var image *name.Digest

@@ -22,6 +22,7 @@ import (
 	"github.com/driftless-dev/driftless/internal/release"
 	"github.com/driftless-dev/driftless/internal/release/releasetest"
 	"github.com/driftless-dev/driftless/internal/step/steptest"
+	"github.com/driftless-dev/driftless/internal/testtool"
 )
 
 func TestDefinition(t *testing.T) {
@@ -29,6 +30,7 @@ func TestDefinition(t *testing.T) {
 	if err := definition.Check(); err != nil {
 		t.Fatal(err)
 	}
+	steptest.CheckDoc(t, testtool.Root(t), definition)
 }
 
 var isolated = []string{"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com"}

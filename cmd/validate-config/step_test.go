@@ -22,6 +22,7 @@ func TestDefinition(t *testing.T) {
 	if err := definition.Check(); err != nil {
 		t.Fatal(err)
 	}
+	steptest.CheckDoc(t, testtool.Root(t), definition)
 }
 
 func TestExampleIsValid(t *testing.T) {

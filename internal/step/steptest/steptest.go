@@ -5,6 +5,11 @@ package steptest
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/driftless-dev/driftless/internal/step"
@@ -25,4 +30,61 @@ func Run(t *testing.T, def step.Definition, fn step.Func, env map[string]string,
 		Args: args, Getenv: func(k string) string { return env[k] }, Stdout: &out, Stderr: &errb, Dir: t.TempDir(),
 	})
 	return Result{code, out.String(), errb.String()}
+}
+
+// CheckDoc fails the test when the step's reference page (docs/steps/<name>.md
+// under root) does not list exactly the step's inputs and outputs in the
+// first column of the tables under its "## Inputs" and "## Outputs"
+// headings, so the docs cannot drift from the code.
+func CheckDoc(t *testing.T, root string, def step.Definition) {
+	t.Helper()
+	path := filepath.Join(root, "docs", "steps", def.Name+".md")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inputs, outputs []string
+	for _, in := range def.AllInputs() {
+		inputs = append(inputs, in.Name)
+	}
+	for _, o := range def.Outputs {
+		outputs = append(outputs, o.Name)
+	}
+	for _, sec := range []struct {
+		heading string
+		want    []string
+	}{{"## Inputs", inputs}, {"## Outputs", outputs}} {
+		got := tableNames(string(b), sec.heading)
+		sort.Strings(got)
+		want := append([]string(nil), sec.want...)
+		sort.Strings(want)
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s %s lists %v; the step declares %v", path, sec.heading, got, want)
+		}
+	}
+}
+
+var backticked = regexp.MustCompile("`([a-z0-9_-]+)`")
+
+// tableNames returns the backticked names in the first column of the table
+// rows under heading.
+func tableNames(doc, heading string) []string {
+	_, rest, ok := strings.Cut(doc, "\n"+heading+"\n")
+	if !ok {
+		return nil
+	}
+	if i := strings.Index(rest, "\n## "); i >= 0 {
+		rest = rest[:i]
+	}
+	var names []string
+	for _, line := range strings.Split(rest, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 3 || !strings.HasPrefix(strings.TrimSpace(line), "|") {
+			continue
+		}
+		for _, m := range backticked.FindAllStringSubmatch(cells[1], -1) {
+			names = append(names, m[1])
+		}
+	}
+	return names
 }
