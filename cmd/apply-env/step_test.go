@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,7 +27,10 @@ func TestDefinition(t *testing.T) {
 		t.Fatal(err)
 	}
 	steptest.CheckDoc(t, testtool.Root(t), definition)
+	steptest.CheckAction(t, testtool.Root(t), definition, *update)
 }
+
+var update = flag.Bool("update", false, "rewrite actions/<step>/action.yml")
 
 func outputs(t *testing.T, stdout string) map[string]string {
 	t.Helper()

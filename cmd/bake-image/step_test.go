@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -28,7 +29,10 @@ func TestDefinition(t *testing.T) {
 		t.Fatal(err)
 	}
 	steptest.CheckDoc(t, testtool.Root(t), definition)
+	steptest.CheckAction(t, testtool.Root(t), definition, *update)
 }
+
+var update = flag.Bool("update", false, "rewrite actions/<step>/action.yml")
 
 // project makes a small user repository: spec, static configuration, a
 // binary, committed with git.

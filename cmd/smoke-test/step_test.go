@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"encoding/xml"
+	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -49,7 +50,10 @@ func TestDefinition(t *testing.T) {
 		t.Fatal(err)
 	}
 	steptest.CheckDoc(t, testtool.Root(t), definition)
+	steptest.CheckAction(t, testtool.Root(t), definition, *update)
 }
+
+var update = flag.Bool("update", false, "rewrite actions/<step>/action.yml")
 
 // project writes a spec with one environment, test, whose smoke section is
 // the YAML given (indented under smoke:), and returns the spec's path.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -31,7 +32,10 @@ func TestDefinition(t *testing.T) {
 		t.Fatal(err)
 	}
 	steptest.CheckDoc(t, testtool.Root(t), definition)
+	steptest.CheckAction(t, testtool.Root(t), definition, *update)
 }
+
+var update = flag.Bool("update", false, "rewrite actions/<step>/action.yml")
 
 var isolated = []string{"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com"}
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +24,10 @@ func TestDefinition(t *testing.T) {
 		t.Fatal(err)
 	}
 	steptest.CheckDoc(t, testtool.Root(t), definition)
+	steptest.CheckAction(t, testtool.Root(t), definition, *update)
 }
+
+var update = flag.Bool("update", false, "rewrite actions/<step>/action.yml")
 
 func TestExampleIsValid(t *testing.T) {
 	t.Parallel()

@@ -88,3 +88,27 @@ func tableNames(doc, heading string) []string {
 	}
 	return names
 }
+
+// CheckAction fails the test when actions/<name>/action.yml under root is
+// not what step.ActionYAML generates from the definition; with update it
+// rewrites the file instead.
+func CheckAction(t *testing.T, root string, def step.Definition, update bool) {
+	t.Helper()
+	path := filepath.Join(root, "actions", def.Name, "action.yml")
+	want := step.ActionYAML(def)
+	if update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./cmd/%s -update writes it)", err, def.Name)
+	}
+	if string(got) != string(want) {
+		t.Errorf("%s is stale: the inputs or outputs of %s changed; run go test ./cmd/%s -update", path, def.Name, def.Name)
+	}
+}
