@@ -97,7 +97,7 @@ func report(s *step.Context, res *bake.Result, repo name.Repository, rev string,
 	s.SetOutput("config_revision", rev)
 	s.SetOutput("base_digest", res.BaseDigest)
 	s.SetOutput("changed", strconv.FormatBool(changed))
-	what := "pushed"
+	what := "written"
 	if !changed {
 		what = "already there, nothing uploaded"
 	}

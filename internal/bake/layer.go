@@ -56,6 +56,11 @@ func collect(files []File) ([]entry, error) {
 		if !path.IsAbs(target) {
 			return nil, fmt.Errorf("target %q must be an absolute path in the image", f.Target)
 		}
+		// The source itself may be a symlink (to a directory kept
+		// elsewhere); links inside it are kept as links.
+		if resolved, err := filepath.EvalSymlinks(f.Source); err == nil {
+			f.Source = resolved
+		}
 		fi, err := os.Lstat(f.Source)
 		if err != nil {
 			return nil, fmt.Errorf("adding %q: %w", f.Source, err)
@@ -79,6 +84,9 @@ func collect(files []File) ([]entry, error) {
 				return err
 			}
 			name := strings.TrimPrefix(path.Join(target, filepath.ToSlash(rel)), "/")
+			if name == "" {
+				return nil // the image's root itself (to: /)
+			}
 			if d.IsDir() {
 				byName[name] = entry{name: name, mode: 0o755, dir: true}
 				return nil

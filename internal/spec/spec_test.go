@@ -105,7 +105,6 @@ var errorCases = []struct {
 	{"two documents", base + "---\nkind: Pipeline\n", `f.yaml:11:1: a second YAML document; the pipeline spec is one document`, false},
 	{"empty", "", `f.yaml: the pipeline spec is empty`, false},
 	{"null required field", strings.Replace(base, "apiVersion: driftless.dev/v1alpha1", "apiVersion:", 1), `f.yaml:1:12: apiVersion: "apiVersion" is required and cannot be empty`, true},
-	{"no environments", strings.Replace(base, "environments:\n  - name: test\n    overlay: o/test\n    namespace: svc-test\n", "environments: []\n", 1), `f.yaml:7:15: environments: needs at least 1 item(s)`, true},
 	{"duplicate key", base + "name: again\n", `f.yaml:11:1: name: duplicate field "name"`, false},
 }
 
@@ -241,7 +240,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if p.Name == "" || len(p.Environments) == 0 || p.Versioning.GitTag == "" {
+		if p.Name == "" || p.Image.Repository == "" || p.Versioning.GitTag == "" {
 			t.Fatalf("accepted an incomplete spec: %+v", p)
 		}
 	})

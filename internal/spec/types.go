@@ -24,7 +24,7 @@ type Pipeline struct {
 	Image        Image         `yaml:"image" required:"true" doc:"The immutable image: base, static configuration and binaries baked together."`
 	Static       *Static       `yaml:"static" doc:"The static configuration baked into the image; its revision hash identifies the live configuration."`
 	Versioning   Versioning    `yaml:"versioning" doc:"How Git tags and image tags name releases."`
-	Environments []Environment `yaml:"environments" required:"true" minItems:"1" doc:"Deployment environments, in promotion order."`
+	Environments []Environment `yaml:"environments" doc:"Deployment environments, in promotion order. A pipeline that only bakes and tags an image (a tool image no environment runs) has none."`
 	Validation   Validation    `yaml:"validation" doc:"Extra inputs and policies for validate-config."`
 
 	// Dir is the directory of the spec file; relative paths are resolved
