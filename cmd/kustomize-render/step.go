@@ -26,8 +26,8 @@ var definition = step.Definition{
 		{Name: "config-revision", Description: "Configuration revision recorded on every object; defaults to the hash of the spec's static.dir, computed as the service computes it."},
 	},
 	Outputs: []step.Output{
-		{Name: "manifests", Description: "JSON object: environment → {file, sha256, objects}."},
-		{Name: "file", Description: "The written file, when one environment was rendered."},
+		{Name: "rendered", Description: "JSON object: environment → {file, sha256, objects}."},
+		{Name: "manifests", Description: "The written file, when one environment was rendered: apply-env's manifests input (a dotenv from this step feeds it as DRIFTLESS_MANIFESTS)."},
 		{Name: "sha256", Description: "The sha256 of that file, when one environment was rendered."},
 	},
 }
@@ -94,7 +94,7 @@ func run(ctx context.Context, s *step.Context) error {
 		results[e.Name] = written{File: path, SHA256: res.SHA256, Objects: len(res.Objects)}
 		rendered = append(rendered, res)
 		if len(envs) == 1 {
-			s.SetOutput("file", path)
+			s.SetOutput("manifests", path)
 			s.SetOutput("sha256", res.SHA256)
 		}
 	}
@@ -102,7 +102,7 @@ func run(ctx context.Context, s *step.Context) error {
 	if err != nil {
 		return err
 	}
-	s.SetOutput("manifests", string(b))
+	s.SetOutput("rendered", string(b))
 	s.Summary(summary(opts, rendered, results))
 	for i := 1; i < len(rendered); i++ {
 		logDiff(s, rendered[i-1], rendered[i])

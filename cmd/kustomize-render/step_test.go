@@ -66,7 +66,7 @@ func TestRenderExample(t *testing.T) {
 		SHA256  string
 		Objects int
 	}
-	if err := json.Unmarshal([]byte(outputs["manifests"]), &manifests); err != nil {
+	if err := json.Unmarshal([]byte(outputs["rendered"]), &manifests); err != nil {
 		t.Fatal(err)
 	}
 	rev, err := configrev.Dir(filepath.Join(root, "example", "static"))
@@ -88,8 +88,8 @@ func TestRenderExample(t *testing.T) {
 			t.Errorf("%s.yaml still names the unpinned image", e)
 		}
 	}
-	if _, ok := outputs["file"]; ok {
-		t.Error("file is only an output when one environment is rendered")
+	if _, ok := outputs["manifests"]; ok {
+		t.Error("manifests is only an output when one environment is rendered")
 	}
 	s, _ := os.ReadFile(summary)
 	for _, want := range []string{"#### test → prod", "<br>spec.replicas: 1 → 3<br>", "| `ConfigMap/pssp-runtime-(hash)` | data.LOG_LEVEL: debug → info<br>", "| `PodDisruptionBudget/pssp-api` | only in prod |", "| `Secret/pssp-signing-key-(hash)` | only in prod |"} {
@@ -112,7 +112,7 @@ func TestRenderExample(t *testing.T) {
 		t.Error("two renders of prod differ")
 	}
 	dotenv, _ := os.ReadFile(filepath.Join(out2, "r.env"))
-	if !strings.Contains(string(dotenv), "DRIFTLESS_SHA256="+manifests["prod"].SHA256+"\n") || !strings.Contains(string(dotenv), "DRIFTLESS_FILE="+filepath.Join(out2, "prod.yaml")) {
+	if !strings.Contains(string(dotenv), "DRIFTLESS_SHA256="+manifests["prod"].SHA256+"\n") || !strings.Contains(string(dotenv), "DRIFTLESS_MANIFESTS="+filepath.Join(out2, "prod.yaml")) {
 		t.Errorf("dotenv:\n%s", dotenv)
 	}
 }
