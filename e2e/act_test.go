@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/random"
+
 	"github.com/driftless-dev/driftless/internal/apply"
 	"github.com/driftless-dev/driftless/internal/cluster/clustertest"
 	"github.com/driftless-dev/driftless/internal/registry/registrytest"
@@ -54,47 +56,51 @@ func TestActWorkflow(t *testing.T) {
 			testNS := clustertest.Namespace(t, c)
 			prodNS := clustertest.Namespace(t, c)
 			host := registrytest.New(t)
+			base, _ := random.Image(256, 2)
+			registrytest.Push(t, host+"/base/runtime:1", base)
 			repo := t.TempDir()
 			sha := actRepo(t, repo, host, testNS, prodNS, func(sha string) string {
 				return smoketest.Start(t, smoketest.Options{Version: tc.live, GitSHA: sha, Static: filepath.Join(repo, "static")}).URL
 			})
 
-			event := filepath.Join(t.TempDir(), "event.json")
-			ev, _ := json.Marshal(map[string]any{
-				"ref": "refs/tags/v1.0.0", "after": sha, "before": strings.Repeat("0", 40),
-				"repository": map[string]any{"full_name": "example/pssp-api", "default_branch": "main"},
-			})
-			if err := os.WriteFile(event, ev, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			cache := t.TempDir()
-			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, act, "push",
-				"--eventpath", event,
-				"--workflows", ".github/workflows/example-deploy.yml",
-				"-P", "ubuntu-latest=-self-hosted",
-				"--action-cache-path", cache,
-				"--no-cache-server", // it would listen on the outbound address, not 127.0.0.1
-				"--var", "DRIFTLESS_SPEC=driftless.act.yaml",
-				"--secret", "KUBECONFIG="+string(kubeconfig),
-				"--secret", "GITHUB_TOKEN=", // not `gh auth token`: no GitHub API
-			)
-			cmd.Dir = repo
-			cmd.Env = append(os.Environ(),
-				"ACT_DISABLE_VERSION_CHECK=1",
-				"DRIFTLESS_BIN_DIR="+bin,
-				"XDG_CONFIG_HOME="+t.TempDir(), // no user actrc
-			)
-			start := time.Now()
-			out, err := cmd.CombinedOutput()
-			took := time.Since(start)
-			t.Logf("act push: %v, %s", took.Round(10*time.Millisecond), exitOf(err))
-			if dir := os.Getenv("DRIFTLESS_ACT_LOG"); dir != "" { // keep act's output to read
-				if err := os.WriteFile(filepath.Join(dir, tc.name+".log"), out, 0o644); err != nil {
-					t.Error(err)
+			runAct := func(name, eventName string, payload map[string]any) ([]byte, error) {
+				event := filepath.Join(t.TempDir(), "event.json")
+				ev, _ := json.Marshal(payload)
+				if err := os.WriteFile(event, ev, 0o644); err != nil {
+					t.Fatal(err)
 				}
+				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+				defer cancel()
+				cmd := exec.CommandContext(ctx, act, eventName,
+					"--eventpath", event,
+					"--workflows", ".github/workflows/example-deploy.yml",
+					"-P", "ubuntu-latest=-self-hosted",
+					"--action-cache-path", t.TempDir(),
+					"--no-cache-server", // it would listen on the outbound address, not 127.0.0.1
+					"--var", "DRIFTLESS_SPEC=driftless.act.yaml",
+					"--secret", "KUBECONFIG="+string(kubeconfig),
+					"--secret", "GITHUB_TOKEN=", // not `gh auth token`: no GitHub API
+				)
+				cmd.Dir = repo
+				cmd.Env = append(os.Environ(),
+					"ACT_DISABLE_VERSION_CHECK=1",
+					"DRIFTLESS_BIN_DIR="+bin,
+					"XDG_CONFIG_HOME="+t.TempDir(), // no user actrc
+				)
+				start := time.Now()
+				out, err := cmd.CombinedOutput()
+				t.Logf("act %s: %v, %s", eventName, time.Since(start).Round(10*time.Millisecond), exitOf(err))
+				if dir := os.Getenv("DRIFTLESS_ACT_LOG"); dir != "" { // keep act's output to read
+					if err := os.WriteFile(filepath.Join(dir, name+".log"), out, 0o644); err != nil {
+						t.Error(err)
+					}
+				}
+				return out, err
 			}
+			repoJSON := map[string]any{"full_name": "example/pssp-api", "default_branch": "main"}
+			out, err := runAct(tc.name, "push", map[string]any{
+				"ref": "refs/tags/v1.0.0", "after": sha, "before": strings.Repeat("0", 40), "repository": repoJSON,
+			})
 
 			prod, herr := apply.History(t.Context(), clients, prodNS, "prod")
 			if herr != nil {
@@ -110,6 +116,25 @@ func TestActWorkflow(t *testing.T) {
 				}
 				if len(test) != 1 || test[0].Digest != prod[0].Digest {
 					t.Fatalf("test releases %s, prod %s\n%s", releases(test), releases(prod), out)
+				}
+
+				// The nightly run: nothing to do while the base is unchanged;
+				// after a base update, the release is rebased, verified in
+				// test and admitted to prod as a rebuild of v1.0.0.
+				schedule := map[string]any{"schedule": "17 3 * * *", "repository": repoJSON}
+				if out, err := runAct(tc.name+"-nightly", "schedule", schedule); err != nil || !strings.Contains(string(out), "unchanged") {
+					t.Fatalf("nightly, base unchanged: %v\n%s", err, out)
+				}
+				newBase, _ := random.Image(256, 2)
+				registrytest.Push(t, host+"/base/runtime:1", newBase)
+				out, err = runAct(tc.name+"-rebuild", "schedule", schedule)
+				prod2, _ := apply.History(t.Context(), clients, prodNS, "prod")
+				test2, _ := apply.History(t.Context(), clients, testNS, "test")
+				if err != nil || len(prod2) != 2 || len(test2) != 2 || prod2[0].Digest == prod[0].Digest || prod2[0].Digest != test2[0].Digest || prod2[0].Version != "v1.0.0" {
+					t.Fatalf("rebuild: %v; test %s, prod %s\n%s", exitOf(err), releases(test2), releases(prod2), out)
+				}
+				if !strings.Contains(string(out), "rebuild of release tag v1.0.0") {
+					t.Errorf("prod's gitTag gate should admit the rebuild of v1.0.0:\n%s", out)
 				}
 				return
 			}
@@ -167,7 +192,12 @@ func actRepo(t *testing.T, dir, host, testNS, prodNS string, live func(sha strin
 	write(t, filepath.Join(dir, "k", "test", "kustomization.yaml"), "namespace: "+testNS+"\nresources: [../base]\n")
 	write(t, filepath.Join(dir, "k", "prod", "kustomization.yaml"), "namespace: "+prodNS+"\nresources: [../base]\n")
 	git("init", "-q", "-b", "main")
+	// act names the repository after origin's URL; git itself is sent to a
+	// local bare repository instead, so no step can reach a remote host.
 	git("remote", "add", "origin", "https://github.com/example/pssp-api.git")
+	bare := t.TempDir()
+	git("init", "-q", "--bare", bare)
+	git("config", "url.file://"+bare+".insteadOf", "https://github.com/example/pssp-api.git")
 	git("add", "-A")
 	git("commit", "-q", "-m", "the service")
 	sha := git("rev-parse", "HEAD")
@@ -177,7 +207,7 @@ func actRepo(t *testing.T, dir, host, testNS, prodNS string, live func(sha strin
 	write(t, filepath.Join(dir, "driftless.act.yaml"), fmt.Sprintf(`apiVersion: driftless.dev/v1alpha1
 kind: Pipeline
 name: pssp-api
-image: {repository: %s/pssp/api, base: scratch}
+image: {repository: %s/pssp/api, base: %[1]s/base/runtime:1}
 static: {dir: static, path: /var/portal-api/static}
 versioning: {gitTag: semver}
 environments:

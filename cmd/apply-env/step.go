@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -13,14 +14,18 @@ import (
 
 	"github.com/driftless-dev/driftless/internal/access"
 	"github.com/driftless-dev/driftless/internal/apply"
+	"github.com/driftless-dev/driftless/internal/bake"
 	"github.com/driftless-dev/driftless/internal/configrev"
 	"github.com/driftless-dev/driftless/internal/deploy"
 	"github.com/driftless-dev/driftless/internal/evidence"
 	"github.com/driftless-dev/driftless/internal/gate"
+	"github.com/driftless-dev/driftless/internal/registry"
+	"github.com/driftless-dev/driftless/internal/release"
 	"github.com/driftless-dev/driftless/internal/render"
 	"github.com/driftless-dev/driftless/internal/spec"
 	"github.com/driftless-dev/driftless/internal/step"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 var definition = step.Definition{
@@ -170,6 +175,16 @@ func checkGates(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spe
 		}
 		in.GitHub = gate.GitHubAPI{Client: gh}
 	}
+	if ci.Tag == "" && d.Version != "" && env.Promotion.GitTag == "required" {
+		// Not a tag's pipeline but a named release: a rebuild (the
+		// scheduled rebase onto a new base). gitTag: required then asks
+		// that the tag names the commit the image was built from.
+		rb, err := rebuildFacts(ctx, dg, d.Version, reg, filepath.Dir(p.File))
+		if err != nil {
+			return "", err
+		}
+		in.Rebuild = rb
+	}
 	rep := gate.Evaluate(ctx, in)
 	fmt.Fprint(s.Stderr, rep.Text())
 	s.Summary(rep.Markdown())
@@ -182,6 +197,32 @@ func checkGates(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spe
 		}
 	}
 	return "", nil
+}
+
+// rebuildFacts reads what the gitTag gate checks of a rebuild: the commit
+// the release tag points at, and the revision the image records.
+func rebuildFacts(ctx context.Context, dg name.Digest, version string, reg registry.Options, dir string) (*gate.Rebuild, error) {
+	rb := &gate.Rebuild{}
+	rb.TagCommit, _ = release.Git{Dir: dir}.TagCommit(ctx, version)
+	desc, err := remote.Get(dg, reg.Remote(ctx)...)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s for its revision: %w", dg, err)
+	}
+	res := &bake.Result{}
+	if desc.MediaType.IsIndex() {
+		res.Index, err = desc.ImageIndex()
+	} else {
+		res.Image, err = desc.Image()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", dg, err)
+	}
+	labels, err := res.Labels()
+	if err != nil {
+		return nil, fmt.Errorf("reading the labels of %s: %w", dg, err)
+	}
+	rb.ImageRevision = labels[bake.KeyRevision]
+	return rb, nil
 }
 
 func recordedImage(d apply.Deployment) string {

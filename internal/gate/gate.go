@@ -55,6 +55,22 @@ type Input struct {
 
 	// Override lets a deployment through freeze windows.
 	Override Override
+
+	// Rebuild describes a rebuild of an earlier release (a scheduled
+	// rebase onto a new base image): it runs from a branch, not from the
+	// release tag's pipeline, but the image is still that release. Nil
+	// when the deployment is not a rebuild.
+	Rebuild *Rebuild
+}
+
+// Rebuild is what "gitTag: required" checks for a rebuilt release: the
+// release tag must name the very commit the image records as its source.
+type Rebuild struct {
+	// TagCommit is the commit the release tag (Version) points at, read
+	// from the repository; empty when the tag does not exist.
+	TagCommit string
+	// ImageRevision is the image's org.opencontainers.image.revision.
+	ImageRevision string
 }
 
 // Override lets a deployment through freeze windows, with a reason that is
@@ -232,6 +248,9 @@ func fromGates(ctx context.Context, in Input, pr *spec.Promotion, now time.Time)
 func gitTagGate(in Input) Result {
 	r := Result{Name: "gitTag: required"}
 	tag := in.CI.Tag
+	if tag == "" && in.Rebuild != nil && in.Version != "" {
+		return rebuildGate(in, r)
+	}
 	switch {
 	case tag == "" && in.CI.Branch != "":
 		r.Detail = fmt.Sprintf("this is a build of branch %q, not of a release tag: only release tags deploy to %s (promotion.gitTag: required); tag the commit and deploy from the tag's pipeline", in.CI.Branch, in.Environment.Name)
@@ -254,6 +273,30 @@ func gitTagGate(in Input) Result {
 	r.Detail = "built from release tag " + tag
 	if in.CI.SHA != "" {
 		r.Detail += " (" + in.CI.SHA[:min(len(in.CI.SHA), 12)] + ")"
+	}
+	return r
+}
+
+// rebuildGate admits a rebuilt release: the version is a release tag and it
+// points at the commit the image was built from.
+func rebuildGate(in Input, r Result) Result {
+	v, rb := in.Version, in.Rebuild
+	if in.Pipeline != nil {
+		if _, err := release.ParseVersion(v, release.PolicyFrom(in.Pipeline.Versioning)); err != nil {
+			r.Detail = err.Error()
+			return r
+		}
+	}
+	switch {
+	case rb.TagCommit == "":
+		r.Detail = fmt.Sprintf("rebuild of %q: there is no such tag in the repository (fetch the tags: actions/checkout with fetch-depth: 0)", v)
+	case rb.ImageRevision == "":
+		r.Detail = fmt.Sprintf("rebuild of %q: the image records no org.opencontainers.image.revision, so it cannot be traced to the tag's commit; bake it with bake-image", v)
+	case rb.TagCommit != rb.ImageRevision:
+		r.Detail = fmt.Sprintf("rebuild of %q: the tag points at %s but the image was built from %s", v, rb.TagCommit[:min(12, len(rb.TagCommit))], rb.ImageRevision[:min(12, len(rb.ImageRevision))])
+	default:
+		r.Passed = true
+		r.Detail = fmt.Sprintf("rebuild of release tag %s (%s), the commit the image was built from", v, rb.TagCommit[:min(12, len(rb.TagCommit))])
 	}
 	return r
 }

@@ -165,11 +165,14 @@ func TestEvidenceGates(t *testing.T) {
 
 func TestGitTag(t *testing.T) {
 	t.Parallel()
+	const sha = "0123456789abcdef0123456789abcdef01234567"
+	branch := step.CI{Provider: step.ProviderGitHub, Ref: "refs/heads/main", Branch: "main", EventName: "schedule"}
 	pipeline := &spec.Pipeline{Versioning: spec.Versioning{GitTag: "semver", Prefix: "v", Prerelease: "deny"}}
 	for _, tc := range []struct {
 		name    string
 		ci      step.CI
 		version string
+		rebuild *Rebuild
 		want    Result
 	}{
 		{
@@ -192,10 +195,26 @@ func TestGitTag(t *testing.T) {
 			name: "another version than the tag", ci: tagBuild, version: "v1.4.3",
 			want: Result{Name: "gitTag: required", Detail: `deploying version "v1.4.3", but the build is for tag "v1.4.2": deploy a release from its own tag's pipeline`},
 		},
+		{
+			name: "a rebuild of a release", ci: branch, version: "v1.4.2", rebuild: &Rebuild{TagCommit: sha, ImageRevision: sha},
+			want: Result{Name: "gitTag: required", Passed: true, Detail: "rebuild of release tag v1.4.2 (0123456789ab), the commit the image was built from"},
+		},
+		{
+			name: "a rebuild of another commit", ci: branch, version: "v1.4.2", rebuild: &Rebuild{TagCommit: sha, ImageRevision: strings.Repeat("f", 40)},
+			want: Result{Name: "gitTag: required", Detail: `rebuild of "v1.4.2": the tag points at 0123456789ab but the image was built from ffffffffffff`},
+		},
+		{
+			name: "a rebuild of a missing tag", ci: branch, version: "v9.9.9", rebuild: &Rebuild{ImageRevision: sha},
+			want: Result{Name: "gitTag: required", Detail: `rebuild of "v9.9.9": there is no such tag in the repository (fetch the tags: actions/checkout with fetch-depth: 0)`},
+		},
+		{
+			name: "a rebuild of a pre-release", ci: branch, version: "v1.5.0-rc.1", rebuild: &Rebuild{TagCommit: sha, ImageRevision: sha},
+			want: Result{Name: "gitTag: required", Detail: `git tag "v1.5.0-rc.1" is a pre-release and versioning.prerelease is deny: only v1.2.3-style tags are releases here; tag v1.5.0 when it is ready, or set versioning.prerelease: allow`},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := Evaluate(t.Context(), Input{Pipeline: pipeline, Environment: prod(spec.Promotion{GitTag: "required"}), CI: tc.ci, Version: tc.version})
+			r := Evaluate(t.Context(), Input{Pipeline: pipeline, Environment: prod(spec.Promotion{GitTag: "required"}), CI: tc.ci, Version: tc.version, Rebuild: tc.rebuild})
 			if diff := cmp.Diff([]Result{tc.want}, r.Results); diff != "" {
 				t.Errorf("Evaluate (-want +got):\n%s", diff)
 			}
