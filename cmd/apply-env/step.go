@@ -57,13 +57,9 @@ func run(ctx context.Context, s *step.Context) error {
 	if err != nil {
 		return err
 	}
-	envName := s.Input("env")
-	if envName == "" {
-		return fmt.Errorf("input %q is empty: name the environment to deploy (one of %s)", "env", names(p))
-	}
-	env, err := p.Environment(envName)
+	env, err := p.Environment(s.Input("env"))
 	if err != nil {
-		return err
+		return fmt.Errorf("input %q: %w", "env", err)
 	}
 	ci := s.CI(ctx)
 	manifests, err := manifestsFor(ctx, s, p, env, ci)
@@ -334,14 +330,6 @@ func firstNonEmpty(ss ...string) string {
 		}
 	}
 	return ""
-}
-
-func names(p *spec.Pipeline) string {
-	var n []string
-	for _, e := range p.Environments {
-		n = append(n, e.Name)
-	}
-	return strings.Join(n, ", ")
 }
 
 func dryRun(ctx context.Context, s *step.Context, a *apply.Applier, env *spec.Environment, objs []*unstructured.Unstructured) error {

@@ -140,7 +140,7 @@ func TestCannotRun(t *testing.T) {
 		want string
 	}{
 		{[]string{"--env", "staging"}, nil, `environment "staging" is not in`},
-		{nil, nil, `input "env" is empty`},
+		{nil, nil, `input "env": no environment given; valid environments in`},
 		{[]string{"--env", "test", "--image", image, "--kubeconfig", "/nonexistent/kubeconfig"}, nil, "loading cluster access"},
 		{[]string{"--env", "test", "--image", image, "--timeout", "soon"}, nil, `"soon" is not a duration`},
 	}

@@ -64,13 +64,9 @@ func run(ctx context.Context, s *step.Context) error {
 	if err != nil {
 		return err
 	}
-	envName := s.Input("env")
-	if envName == "" {
-		return fmt.Errorf("input %q is empty: name the environment to check (one of %s)", "env", envNames(p))
-	}
-	env, err := p.Environment(envName)
+	env, err := p.Environment(s.Input("env"))
 	if err != nil {
-		return err
+		return fmt.Errorf("input %q: %w", "env", err)
 	}
 	sm := env.Smoke
 	if sm == nil {
@@ -532,12 +528,4 @@ func firstNonEmpty(ss ...string) string {
 		}
 	}
 	return ""
-}
-
-func envNames(p *spec.Pipeline) string {
-	var n []string
-	for _, e := range p.Environments {
-		n = append(n, e.Name)
-	}
-	return strings.Join(n, ", ")
 }

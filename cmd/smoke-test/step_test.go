@@ -291,7 +291,7 @@ func TestCannotRun(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no env", withURL, nil, `input "env" is empty: name the environment to check (one of test)`},
+		{"no env", withURL, nil, `input "env": no environment given; valid environments in`},
 		{"unknown env", withURL, []string{"--env", "staging"}, `environment "staging" is not in`},
 		{"bad timeout", withURL, []string{"--env", "test", "--timeout", "soon"}, `input "timeout": "soon" is not a positive duration`},
 		{"no target", noURL, []string{"--env", "test"}, `environment "test" has no URL to check`},

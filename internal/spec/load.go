@@ -111,9 +111,17 @@ func (p *Pipeline) Path(rel string) string {
 	return filepath.Join(p.Dir, rel)
 }
 
-// Environment returns the named environment.
+// Environment returns the named environment; an empty name is an error
+// that lists the valid ones.
 func (p *Pipeline) Environment(name string) (*Environment, error) {
 	var names []string
+	for _, e := range p.Environments {
+		names = append(names, e.Name)
+	}
+	if name == "" {
+		return nil, fmt.Errorf("no environment given; valid environments in %s: %v", p.File, names)
+	}
+	names = nil
 	for i := range p.Environments {
 		if p.Environments[i].Name == name {
 			return &p.Environments[i], nil
