@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,26 +20,12 @@ const image = "127.0.0.1:5000/pssp/api@sha256:0123456789abcdef0123456789abcdef01
 
 func TestDefinition(t *testing.T) {
 	t.Parallel()
-	if err := definition.Check(); err != nil {
-		t.Fatal(err)
-	}
-	steptest.CheckDoc(t, testtool.Root(t), definition)
-	steptest.CheckAction(t, testtool.Root(t), definition, *update)
+	steptest.CheckDefinition(t, definition)
 }
-
-var update = flag.Bool("update", false, "rewrite actions/<step>/action.yml")
 
 func outputs(t *testing.T, stdout string) map[string]string {
 	t.Helper()
-	var raw map[string]any
-	if err := json.Unmarshal([]byte(stdout), &raw); err != nil {
-		t.Fatalf("%v: %q", err, stdout)
-	}
-	o := map[string]string{}
-	for k, v := range raw {
-		o[k] = fmt.Sprint(v)
-	}
-	return o
+	return steptest.Outputs(t, stdout)
 }
 
 // TestExampleDeploys: the example service reaches both environments of a

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"flag"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -20,19 +18,12 @@ import (
 
 	"github.com/driftless-dev/driftless/internal/configrev"
 	"github.com/driftless-dev/driftless/internal/step/steptest"
-	"github.com/driftless-dev/driftless/internal/testtool"
 )
 
 func TestDefinition(t *testing.T) {
 	t.Parallel()
-	if err := definition.Check(); err != nil {
-		t.Fatal(err)
-	}
-	steptest.CheckDoc(t, testtool.Root(t), definition)
-	steptest.CheckAction(t, testtool.Root(t), definition, *update)
+	steptest.CheckDefinition(t, definition)
 }
-
-var update = flag.Bool("update", false, "rewrite actions/<step>/action.yml")
 
 // project makes a small user repository: spec, static configuration, a
 // binary, committed with git.
@@ -96,11 +87,7 @@ func bakeJSON(t *testing.T, env map[string]string, args ...string) map[string]st
 	if r.Code != 0 {
 		t.Fatalf("exit %d\n%s", r.Code, r.Stderr)
 	}
-	var out map[string]string
-	if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil {
-		t.Fatalf("%v: %q", err, r.Stdout)
-	}
-	return out
+	return steptest.Outputs(t, r.Stdout)
 }
 
 func TestBakeTwiceAndRebase(t *testing.T) {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,14 +23,8 @@ func runStep(t *testing.T, env map[string]string, args ...string) (int, string, 
 
 func TestDefinition(t *testing.T) {
 	t.Parallel()
-	if err := definition.Check(); err != nil {
-		t.Fatal(err)
-	}
-	steptest.CheckDoc(t, testtool.Root(t), definition)
-	steptest.CheckAction(t, testtool.Root(t), definition, *update)
+	steptest.CheckDefinition(t, definition)
 }
-
-var update = flag.Bool("update", false, "rewrite actions/<step>/action.yml")
 
 func TestRenderExample(t *testing.T) {
 	t.Parallel()
@@ -46,21 +39,9 @@ func TestRenderExample(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
-	var outputs map[string]string
 	// With --output json stdout is one JSON object and nothing else (the
 	// GitHub workflow commands aside).
-	var jsonLines []string
-	for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
-		if !strings.HasPrefix(l, "::") {
-			jsonLines = append(jsonLines, l)
-		}
-	}
-	if len(jsonLines) != 1 {
-		t.Fatalf("stdout is not one JSON line:\n%s", stdout)
-	}
-	if err := json.Unmarshal([]byte(jsonLines[0]), &outputs); err != nil {
-		t.Fatalf("%v\n%s", err, stdout)
-	}
+	outputs := steptest.Outputs(t, stdout)
 	var manifests map[string]struct {
 		File    string
 		SHA256  string

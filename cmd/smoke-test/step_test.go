@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"encoding/xml"
-	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -34,7 +33,6 @@ import (
 	"github.com/driftless-dev/driftless/internal/smoke"
 	"github.com/driftless-dev/driftless/internal/smoke/smoketest"
 	"github.com/driftless-dev/driftless/internal/step/steptest"
-	"github.com/driftless-dev/driftless/internal/testtool"
 )
 
 func TestMain(m *testing.M) { clustertest.Main(m) }
@@ -46,14 +44,8 @@ const (
 
 func TestDefinition(t *testing.T) {
 	t.Parallel()
-	if err := definition.Check(); err != nil {
-		t.Fatal(err)
-	}
-	steptest.CheckDoc(t, testtool.Root(t), definition)
-	steptest.CheckAction(t, testtool.Root(t), definition, *update)
+	steptest.CheckDefinition(t, definition)
 }
-
-var update = flag.Bool("update", false, "rewrite actions/<step>/action.yml")
 
 // project writes a spec with one environment, test, whose smoke section is
 // the YAML given (indented under smoke:), and returns the spec's path.
@@ -98,15 +90,7 @@ func image(t *testing.T) string {
 
 func outputs(t *testing.T, stdout string) map[string]string {
 	t.Helper()
-	var raw map[string]any
-	if err := json.Unmarshal([]byte(stdout), &raw); err != nil {
-		t.Fatalf("%v: %q", err, stdout)
-	}
-	o := map[string]string{}
-	for k, v := range raw {
-		o[k] = fmt.Sprint(v)
-	}
-	return o
+	return steptest.Outputs(t, stdout)
 }
 
 func findEvidence(t *testing.T, img string, v *evidence.Verifier) evidence.Result {

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"flag"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,19 +20,12 @@ import (
 	"github.com/driftless-dev/driftless/internal/release"
 	"github.com/driftless-dev/driftless/internal/release/releasetest"
 	"github.com/driftless-dev/driftless/internal/step/steptest"
-	"github.com/driftless-dev/driftless/internal/testtool"
 )
 
 func TestDefinition(t *testing.T) {
 	t.Parallel()
-	if err := definition.Check(); err != nil {
-		t.Fatal(err)
-	}
-	steptest.CheckDoc(t, testtool.Root(t), definition)
-	steptest.CheckAction(t, testtool.Root(t), definition, *update)
+	steptest.CheckDefinition(t, definition)
 }
-
-var update = flag.Bool("update", false, "rewrite actions/<step>/action.yml")
 
 var isolated = []string{"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com"}
 
@@ -185,25 +175,9 @@ func (w *world) run(env map[string]string, args ...string) result {
 	}
 	r := steptest.Run(t, definition, run, full, append([]string{"--spec", filepath.Join(w.dir, "driftless.yaml"), "--git-dir", w.dir, "--output", "json"}, expanded...)...)
 	res := result{code: r.Code, stdout: r.Stdout, stderr: r.Stderr}
-	var jsonLines []string
-	for _, l := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
-		if !strings.HasPrefix(l, "::") {
-			jsonLines = append(jsonLines, l)
-		}
-	}
-	if len(jsonLines) != 1 {
-		t.Fatalf("stdout is not one JSON object:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
-	}
-	var out map[string]any
-	if err := json.Unmarshal([]byte(jsonLines[0]), &out); err != nil {
-		t.Fatalf("%v\n%s", err, r.Stdout)
-	}
-	res.outputs = map[string]string{}
-	for k, v := range out {
-		if k != "error" && k != "exitCode" {
-			res.outputs[k] = fmt.Sprint(v)
-		}
-	}
+	res.outputs = steptest.Outputs(t, r.Stdout)
+	delete(res.outputs, "error")
+	delete(res.outputs, "exitCode")
 	return res
 }
 

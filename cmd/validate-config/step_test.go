@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,14 +18,8 @@ func runStep(t *testing.T, env map[string]string, args ...string) (int, string, 
 
 func TestDefinition(t *testing.T) {
 	t.Parallel()
-	if err := definition.Check(); err != nil {
-		t.Fatal(err)
-	}
-	steptest.CheckDoc(t, testtool.Root(t), definition)
-	steptest.CheckAction(t, testtool.Root(t), definition, *update)
+	steptest.CheckDefinition(t, definition)
 }
-
-var update = flag.Bool("update", false, "rewrite actions/<step>/action.yml")
 
 func TestExampleIsValid(t *testing.T) {
 	t.Parallel()
@@ -36,10 +28,7 @@ func TestExampleIsValid(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
-	var got map[string]string
-	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
-		t.Fatalf("stdout is not one JSON object: %v\n%s", err, stdout)
-	}
+	got := steptest.Outputs(t, stdout)
 	if got["errors"] != "0" || got["warnings"] != "0" || got["findings"] != "[]" || got["objects"] == "0" {
 		t.Errorf("outputs %v", got)
 	}

@@ -5,6 +5,9 @@ package steptest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/driftless-dev/driftless/internal/step"
+	"github.com/driftless-dev/driftless/internal/testtool"
 )
 
 // Result is what a step run produced.
@@ -111,4 +115,44 @@ func CheckAction(t *testing.T, root string, def step.Definition, update bool) {
 	if string(got) != string(want) {
 		t.Errorf("%s is stale: the inputs or outputs of %s changed; run go test ./cmd/%s -update", path, def.Name, def.Name)
 	}
+}
+
+// update rewrites generated files (actions/<step>/action.yml).
+var update = flag.Bool("update", false, "rewrite actions/<step>/action.yml")
+
+// CheckDefinition checks a step's declaration, its reference page and its
+// action.yml (rewritten with -update).
+func CheckDefinition(t *testing.T, def step.Definition) {
+	t.Helper()
+	if err := def.Check(); err != nil {
+		t.Fatal(err)
+	}
+	root := testtool.Root(t)
+	CheckDoc(t, root, def)
+	CheckAction(t, root, def, *update)
+}
+
+// Outputs parses the one JSON object a step prints with --output json
+// (GitHub workflow commands, which start with "::", aside), with every
+// value as a string.
+func Outputs(t *testing.T, stdout string) map[string]string {
+	t.Helper()
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		if l != "" && !strings.HasPrefix(l, "::") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 {
+		t.Fatalf("stdout is not one JSON object:\n%s", stdout)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &raw); err != nil {
+		t.Fatalf("%v: %q", err, lines[0])
+	}
+	out := map[string]string{}
+	for k, v := range raw {
+		out[k] = fmt.Sprint(v)
+	}
+	return out
 }
