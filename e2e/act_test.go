@@ -102,11 +102,11 @@ func TestActWorkflow(t *testing.T) {
 				"ref": "refs/tags/v1.0.0", "after": sha, "before": strings.Repeat("0", 40), "repository": repoJSON,
 			})
 
-			prod, herr := apply.History(t.Context(), clients, prodNS, "prod")
+			prod, herr := apply.History(t.Context(), clients, apply.Owner{Pipeline: "pssp-api", Env: "prod", Namespace: prodNS}, nil)
 			if herr != nil {
 				t.Fatal(herr)
 			}
-			test, herr := apply.History(t.Context(), clients, testNS, "test")
+			test, herr := apply.History(t.Context(), clients, apply.Owner{Pipeline: "pssp-api", Env: "test", Namespace: testNS}, nil)
 			if herr != nil {
 				t.Fatal(herr)
 			}
@@ -128,8 +128,8 @@ func TestActWorkflow(t *testing.T) {
 				newBase, _ := random.Image(256, 2)
 				registrytest.Push(t, host+"/base/runtime:1", newBase)
 				out, err = runAct(tc.name+"-rebuild", "schedule", schedule)
-				prod2, _ := apply.History(t.Context(), clients, prodNS, "prod")
-				test2, _ := apply.History(t.Context(), clients, testNS, "test")
+				prod2, _ := apply.History(t.Context(), clients, apply.Owner{Pipeline: "pssp-api", Env: "prod", Namespace: prodNS}, nil)
+				test2, _ := apply.History(t.Context(), clients, apply.Owner{Pipeline: "pssp-api", Env: "test", Namespace: testNS}, nil)
 				if err != nil || len(prod2) != 2 || len(test2) != 2 || prod2[0].Digest == prod[0].Digest || prod2[0].Digest != test2[0].Digest || prod2[0].Version != "v1.0.0" {
 					t.Fatalf("rebuild: %v; test %s, prod %s\n%s", exitOf(err), releases(test2), releases(prod2), out)
 				}
@@ -187,7 +187,9 @@ func actRepo(t *testing.T, dir, host, testNS, prodNS string, live func(sha strin
 	copyTree(t, filepath.Join(root, "actions"), filepath.Join(dir, "actions"))
 	copyTree(t, filepath.Join(root, "example", "static"), filepath.Join(dir, "static"))
 	copyTree(t, filepath.Join(root, ".github", "workflows", "example-deploy.yml"), filepath.Join(dir, ".github", "workflows", "example-deploy.yml"))
-	write(t, filepath.Join(dir, "k", "base", "kustomization.yaml"), "resources: [config.yaml]\n")
+	write(t, filepath.Join(dir, "k", "base", "kustomization.yaml"), "resources: [config.yaml, api.yaml]\n")
+	write(t, filepath.Join(dir, "k", "base", "api.yaml"), "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\n"+
+		"spec:\n  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec: {containers: [{name: api, image: pssp-api}]}\n")
 	write(t, filepath.Join(dir, "k", "base", "config.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: api}\ndata: {LOG_LEVEL: info}\n")
 	write(t, filepath.Join(dir, "k", "test", "kustomization.yaml"), "namespace: "+testNS+"\nresources: [../base]\n")
 	write(t, filepath.Join(dir, "k", "prod", "kustomization.yaml"), "namespace: "+prodNS+"\nresources: [../base]\n")
@@ -207,7 +209,7 @@ func actRepo(t *testing.T, dir, host, testNS, prodNS string, live func(sha strin
 	write(t, filepath.Join(dir, "driftless.act.yaml"), fmt.Sprintf(`apiVersion: driftless.dev/v1alpha1
 kind: Pipeline
 name: pssp-api
-image: {repository: %s/pssp/api, base: %[1]s/base/runtime:1}
+image: {repository: %s/pssp/api, name: pssp-api, base: %[1]s/base/runtime:1}
 static: {dir: static, path: /var/portal-api/static}
 versioning: {gitTag: semver}
 environments:

@@ -85,7 +85,9 @@ environments:
     promotion: {from: test, gitTag: required}
 `, host, smoketest.ExampleStatic(t), ns, live.URL, ns),
 		"k/kustomization.yaml": "resources: []\n",
-		"prod.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: api, namespace: " + ns + "}\ndata: {LOG_LEVEL: info}\n",
+		"prod.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: api, namespace: " + ns + "}\ndata: {LOG_LEVEL: info}\n---\n" +
+			"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: " + ns + "}\n" +
+			"spec:\n  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec: {containers: [{name: api, image: \"" + image + "\"}]}\n",
 	}
 	for n, content := range files {
 		p := filepath.Join(dir, n)

@@ -49,7 +49,9 @@ environments:
         - {name: now, start: "` + now.Add(-time.Hour).Format(time.RFC3339) + `", end: "` + now.Add(time.Hour).Format(time.RFC3339) + `"}
 `,
 		"k/kustomization.yaml": "resources: []\n",
-		"m.yaml":               "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: " + ns + "}\ndata: {a: b}\n",
+		"m.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: " + ns + "}\ndata: {a: b}\n---\n" +
+			"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: " + ns + "}\n" +
+			"spec:\n  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec: {containers: [{name: api, image: \"" + image + "\"}]}\n",
 	}
 	for n, content := range files {
 		p := filepath.Join(dir, n)
@@ -88,7 +90,7 @@ environments:
 	if r.Code != 0 || !applied() {
 		t.Fatalf("overridden: exit %d, applied %v\n%s", r.Code, applied(), r.Stderr)
 	}
-	h, err := apply.History(context.Background(), clients, ns, "prod")
+	h, err := apply.History(context.Background(), clients, apply.Owner{Pipeline: "api", Env: "prod", Namespace: ns}, nil)
 	if err != nil || len(h) != 1 || h[0].Override != "hotfix for INC-42" || h[0].Digest != d.DigestStr() {
 		t.Errorf("release %+v %v: the override reason and digest must be recorded", h, err)
 	}

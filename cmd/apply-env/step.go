@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -87,33 +88,46 @@ func run(ctx context.Context, s *step.Context) error {
 	a := &apply.Applier{C: clients, ForceRecreate: s.Bool("force-recreate"), Logf: s.Logf}
 
 	if s.Bool("dry-run") {
-		return dryRun(ctx, s, a, env, objs)
+		return dryRun(ctx, s, a, p, env, objs)
 	}
 
 	recorded := recordedMeta(objs)
+	image := s.InputOr("image", recorded[render.AnnotationImage])
+	if !s.Bool("rollback") {
+		if err := checkImage(p, env, objs, image, recorded[render.AnnotationImage]); err != nil {
+			return err
+		}
+	}
 	holder := ci.RunURL
 	if holder == "" {
 		host, _ := os.Hostname()
 		holder = fmt.Sprintf("%s@%s (pid %d)", ci.Actor, host, os.Getpid())
 	}
 	d := apply.Deployment{
-		Env: env.Name, Namespace: env.Namespace, Manifests: manifests,
-		Digest:  digestOf(s.InputOr("image", recorded[render.AnnotationImage])),
-		GitSHA:  firstNonEmpty(recorded[render.AnnotationGitSHA], ci.SHA),
-		Version: s.InputOr("release", firstNonEmpty(recorded[render.AnnotationVersion], ci.Tag)),
-		Keep:    env.Keep, Timeout: timeout, Holder: holder, LockTimeout: lockTimeout,
+		Pipeline: p.Name, Env: env.Name, Namespace: env.Namespace, Manifests: manifests,
+		Digest:     digestOf(image),
+		GitSHA:     firstNonEmpty(recorded[render.AnnotationGitSHA], ci.SHA),
+		Version:    s.InputOr("release", firstNonEmpty(recorded[render.AnnotationVersion], ci.Tag)),
+		ImageRepos: imageRepos(p, image),
+		Keep:       env.Keep, Timeout: timeout, Holder: holder, LockTimeout: lockTimeout,
 		Rollback: s.Bool("rollback"),
+	}
+	// Everything is checked before anything is written: the objects
+	// against the cluster (Prepare), then the promotion gates.
+	plan, err := a.Prepare(ctx, d)
+	if err != nil {
+		return err
 	}
 	if env.Promotion != nil && !d.Rollback {
 		override, err := checkGates(ctx, s, p, env, ci, d)
 		if err != nil {
 			return err
 		}
-		d.Override = override
+		plan.Release().Override = override
 	}
 	gh := githubDeployment(ctx, s, env, ci, d)
 	s.Logf("apply-env: deploying %d object(s) to %s (namespace %s)", len(objs), env.Name, env.Namespace)
-	out, err := a.Deploy(ctx, d)
+	out, err := a.Run(ctx, plan)
 	gh.finish(ctx, env, ci, err)
 	if out != nil {
 		s.SetOutput("changed", strconv.FormatBool(out.Changed))
@@ -305,6 +319,38 @@ func manifestsFor(ctx context.Context, s *step.Context, p *spec.Pipeline, env *s
 	return res.YAML, nil
 }
 
+// checkImage refuses manifests in which the pipeline's image is not what
+// runs: no container runs it, or one runs another digest than the image
+// recorded (or given as input). Manifests rendered elsewhere are held to
+// the same rule as kustomize-render's.
+func checkImage(p *spec.Pipeline, env *spec.Environment, objs []*unstructured.Unstructured, image, recorded string) error {
+	if recorded != "" && image != recorded {
+		return fmt.Errorf("input image %q is not the image the manifests record (%s=%q): render the manifests with that image, or leave the input empty", image, render.AnnotationImage, recorded)
+	}
+	if image == "" {
+		return fmt.Errorf("environment %q: the manifests record no image (%s) and input image is empty: give the image pinned by digest, as kustomize-render records it", env.Name, render.AnnotationImage)
+	}
+	dg, err := name.NewDigest(image)
+	if err != nil {
+		return fmt.Errorf("image %q is not pinned by digest: want repo@sha256:<64 hex>, as bake-image outputs: %w", image, err)
+	}
+	rendered := make([]render.Object, len(objs))
+	for i, u := range objs {
+		rendered[i] = render.Object{APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName(), Content: u.Object}
+	}
+	return render.CheckPipelineImage(env.Name, rendered, imageRepos(p, image), dg.DigestStr())
+}
+
+// imageRepos are the names the pipeline's image goes by: the spec's, and
+// the repository of the image as recorded.
+func imageRepos(p *spec.Pipeline, image string) []string {
+	repos := render.PipelineRepos(p)
+	if i := strings.LastIndex(image, "@"); i > 0 && !slices.Contains(repos, image[:i]) {
+		repos = append(repos, image[:i])
+	}
+	return repos
+}
+
 // recordedMeta reads what kustomize-render recorded on the objects.
 func recordedMeta(objs []*unstructured.Unstructured) map[string]string {
 	for _, u := range objs {
@@ -332,8 +378,9 @@ func firstNonEmpty(ss ...string) string {
 	return ""
 }
 
-func dryRun(ctx context.Context, s *step.Context, a *apply.Applier, env *spec.Environment, objs []*unstructured.Unstructured) error {
-	diffs, err := a.Diff(ctx, apply.ApplySet{Name: "driftless-" + env.Name, Namespace: env.Namespace}, objs)
+func dryRun(ctx context.Context, s *step.Context, a *apply.Applier, p *spec.Pipeline, env *spec.Environment, objs []*unstructured.Unstructured) error {
+	set := apply.Owner{Pipeline: p.Name, Env: env.Name, Namespace: env.Namespace}.ApplySet()
+	diffs, err := a.Diff(ctx, set, objs)
 	if err != nil {
 		return err
 	}

@@ -69,20 +69,31 @@ func run(ctx context.Context, s *step.Context) error {
 			return fmt.Errorf("computing the configuration revision of %q: %w", p.Static.Dir, err)
 		}
 	}
-	out := s.Input("out")
-	results := map[string]written{}
+	// Every environment is rendered and checked before any file is
+	// written: a refusal leaves no environment half-updated.
 	var rendered []*render.Result
-	var refused []error
+	var refused, broken []error
 	for _, e := range envs {
 		res, err := render.Environment(p, e, opts)
 		var fe *render.FloatingImagesError
-		if errors.As(err, &fe) {
+		switch {
+		case errors.As(err, &fe):
 			refused = append(refused, err)
-			continue
+		case err != nil:
+			broken = append(broken, err)
+		default:
+			rendered = append(rendered, res)
 		}
-		if err != nil {
-			return err
-		}
+	}
+	if len(broken) > 0 {
+		return fmt.Errorf("%w; nothing was written", errors.Join(append(broken, refused...)...))
+	}
+	if len(refused) > 0 {
+		return step.Failed(fmt.Errorf("%w; nothing was written", errors.Join(refused...)))
+	}
+	out := s.Input("out")
+	results := map[string]written{}
+	for _, res := range rendered {
 		path, err := res.Write(out)
 		if err != nil {
 			return err
@@ -90,9 +101,8 @@ func run(ctx context.Context, s *step.Context) error {
 		if !s.JSON() {
 			fmt.Fprintln(s.Stdout, path)
 		}
-		s.Logf("kustomize-render: %s: %d object(s) → %s (sha256 %s)", e.Name, len(res.Objects), path, res.SHA256)
-		results[e.Name] = written{File: path, SHA256: res.SHA256, Objects: len(res.Objects)}
-		rendered = append(rendered, res)
+		s.Logf("kustomize-render: %s: %d object(s) → %s (sha256 %s)", res.Env, len(res.Objects), path, res.SHA256)
+		results[res.Env] = written{File: path, SHA256: res.SHA256, Objects: len(res.Objects)}
 		if len(envs) == 1 {
 			s.SetOutput("manifests", path)
 			s.SetOutput("sha256", res.SHA256)
@@ -106,9 +116,6 @@ func run(ctx context.Context, s *step.Context) error {
 	s.Summary(summary(opts, rendered, results))
 	for i := 1; i < len(rendered); i++ {
 		logDiff(s, rendered[i-1], rendered[i])
-	}
-	if len(refused) > 0 {
-		return step.Failed(errors.Join(refused...))
 	}
 	return nil
 }

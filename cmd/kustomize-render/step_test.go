@@ -120,3 +120,69 @@ func TestBadImageCannotRun(t *testing.T) {
 		t.Errorf("exit %d: %s", code, stderr)
 	}
 }
+
+// exampleSpec writes a copy of the example's spec whose overlays point at
+// the repository's, with edit applied, and returns its path.
+func exampleSpec(t *testing.T, edit func(string) string) string {
+	t.Helper()
+	root := testtool.Root(t)
+	b, err := os.ReadFile(filepath.Join(root, "driftless.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.ReplaceAll(string(b), "overlay: kustomize/", "overlay: "+filepath.Join(root, "kustomize")+"/")
+	s = strings.ReplaceAll(s, "example/", filepath.Join(root, "example")+"/")
+	path := filepath.Join(t.TempDir(), "driftless.yaml")
+	if err := os.WriteFile(path, []byte(edit(s)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestWrongImageNameRefused: an image.name no container uses would leave
+// the real image unpinned while every object records the digest. The step
+// refuses, names the images found and the name that would match, and
+// writes nothing.
+func TestWrongImageNameRefused(t *testing.T) {
+	t.Parallel()
+	spec := exampleSpec(t, func(s string) string { return strings.Replace(s, "name: pssp-api # what", "name: pssp-apii # what", 1) })
+	out := t.TempDir()
+	code, _, stderr := runStep(t, nil, "--spec", spec, "--out", out, "--image", image)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2\n%s", code, stderr)
+	}
+	for _, want := range []string{
+		`environment "test": no container runs the pipeline's image ("pssp-apii", "127.0.0.1:5000/pssp/api")`,
+		`its containers run "pssp-api", "redis:7.2.5"`,
+		`set image.name in the spec to "pssp-api"`,
+		"nothing was written",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Errorf("files were written: %v", entries)
+	}
+}
+
+// TestOneBrokenEnvironmentWritesNothing: environments are rendered and
+// checked before any is written.
+func TestOneBrokenEnvironmentWritesNothing(t *testing.T) {
+	t.Parallel()
+	broken := t.TempDir()
+	if err := os.WriteFile(filepath.Join(broken, "kustomization.yaml"), []byte("resources: [missing.yaml]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := exampleSpec(t, func(s string) string {
+		return strings.Replace(s, "overlay: "+filepath.Join(testtool.Root(t), "kustomize/overlays/prod"), "overlay: "+broken, 1)
+	})
+	out := t.TempDir()
+	code, _, stderr := runStep(t, nil, "--spec", spec, "--out", out, "--image", image)
+	if code != 2 || !strings.Contains(stderr, "missing.yaml") || !strings.Contains(stderr, "nothing was written") {
+		t.Fatalf("exit %d, want 2 naming missing.yaml\n%s", code, stderr)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Errorf("the good environment was written although another failed: %v", entries)
+	}
+}

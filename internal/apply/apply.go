@@ -39,6 +39,18 @@ type Result struct {
 	Change Change `json:"change"`
 }
 
+// ObjectError is the API server's refusal of one object; it keeps the
+// API error so callers can branch on it (apierrors.IsInvalid, ...).
+type ObjectError struct {
+	Object string
+	Op     string
+	Err    error
+}
+
+func (e *ObjectError) Error() string { return e.Object + ": " + e.Op + ": " + describe(e.Err) }
+
+func (e *ObjectError) Unwrap() error { return e.Err }
+
 // ImmutableError is a change the API server refuses because a field cannot
 // change after creation.
 type ImmutableError struct {
@@ -66,18 +78,30 @@ func (a *Applier) logf(format string, args ...any) {
 	}
 }
 
+// mapping finds the resource of a kind, reading discovery again when the
+// kind is new (a CRD applied in an earlier stage).
+func (a *Applier) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	return a.mappingRefresh(gvk, true)
+}
+
+// mappingRefresh is mapping that reads discovery again only if refresh:
+// a check of many custom resources whose CRD is not applied yet reads it
+// once, not once per object.
+func (a *Applier) mappingRefresh(gvk schema.GroupVersionKind, refresh bool) (*meta.RESTMapping, error) {
+	m, err := a.C.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil && refresh && meta.IsNoMatchError(err) {
+		a.C.Mapper.Reset()
+		m, err = a.C.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
+	return m, err
+}
+
 // resource returns the client for an object's resource.
 func (a *Applier) resource(u *unstructured.Unstructured) (dynamic.ResourceInterface, *meta.RESTMapping, error) {
 	gvk := u.GroupVersionKind()
-	m, err := a.C.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	m, err := a.mapping(gvk)
 	if err != nil {
-		if meta.IsNoMatchError(err) {
-			a.C.Mapper.Reset() // a CRD applied in an earlier stage
-			m, err = a.C.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: the cluster does not serve %s: %w", ID(u), gvk.GroupVersion().WithKind(gvk.Kind), err)
-		}
+		return nil, nil, fmt.Errorf("%s: the cluster does not serve %s: %w", ID(u), gvk.GroupVersion().WithKind(gvk.Kind), err)
 	}
 	if m.Scope.Name() == meta.RESTScopeNameNamespace {
 		return a.C.Dynamic.Resource(m.Resource).Namespace(u.GetNamespace()), m, nil
@@ -98,7 +122,7 @@ func (a *Applier) Apply(ctx context.Context, u *unstructured.Unstructured, dryRu
 		existing, err = nil, nil
 	}
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("%s: reading: %w", ID(u), err)
+		return "", nil, nil, &ObjectError{Object: ID(u), Op: "reading", Err: err}
 	}
 	return a.applyKnown(ctx, u, existing, dryRun)
 }
@@ -133,7 +157,7 @@ func (a *Applier) applyKnown(ctx context.Context, u, existing *unstructured.Unst
 			}
 			return Recreated, nil, existing, nil
 		}
-		return "", nil, existing, fmt.Errorf("%s: applying: %s", ID(u), describe(err))
+		return "", nil, existing, &ObjectError{Object: ID(u), Op: "applying", Err: err}
 	}
 	switch {
 	case existing == nil:

@@ -135,9 +135,11 @@ func (e *env) log() string {
 }
 
 func (e *env) deployment(m []byte) Deployment {
-	return Deployment{Env: "test", Namespace: e.ns, Manifests: m, Digest: "sha256:x", Keep: []string{"PersistentVolumeClaim"},
+	return Deployment{Pipeline: "shop", Env: "test", Namespace: e.ns, Manifests: m, Digest: "sha256:x", Keep: []string{"PersistentVolumeClaim"},
 		Timeout: 60 * time.Second, Holder: e.t.Name(), LockTimeout: 30 * time.Second}
 }
+
+func (e *env) owner() Owner { return Owner{Pipeline: "shop", Env: "test", Namespace: e.ns} }
 
 func changes(rs []Result) map[string]Change {
 	m := map[string]Change{}
@@ -203,7 +205,7 @@ func TestDeployReapplyPrune(t *testing.T) {
 	if _, err := e.a.C.Kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "data", metav1.GetOptions{}); err != nil {
 		t.Errorf("the claim is gone: %v", err)
 	}
-	h, err := History(ctx, e.a.C, ns, "test")
+	h, err := History(ctx, e.a.C, e.owner(), nil)
 	if err != nil || len(h) != 2 || h[0].Revision != 2 || third.Previous != 1 {
 		t.Errorf("history %v %v, previous %d", h, err, third.Previous)
 	}
@@ -237,7 +239,7 @@ func TestFailedRolloutRollsBack(t *testing.T) {
 	if _, bad := dep.Spec.Template.Labels["driftless.dev/test-unready"]; bad || !strings.HasSuffix(dep.Spec.Template.Spec.Containers[0].Image, strings.Repeat("a", 64)) {
 		t.Errorf("not rolled back: %v %s", dep.Spec.Template.Labels, dep.Spec.Template.Spec.Containers[0].Image)
 	}
-	h, _ := History(ctx, e.a.C, e.ns, "test")
+	h, _ := History(ctx, e.a.C, e.owner(), nil)
 	if len(h) != 2 || h[0].Status != StatusFailed || LastDeployed(h).Revision != 1 {
 		t.Errorf("history after a failed rollout: %+v", h)
 	}
@@ -247,7 +249,7 @@ func TestLockSerialises(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	lock, err := Acquire(ctx, e.a.C, e.ns, "test", "https://ci.example.com/run/1", time.Second, e.logf)
+	lock, err := Acquire(ctx, e.a.C, e.owner(), "https://ci.example.com/run/1", time.Second, e.logf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +277,7 @@ func TestLockSerialises(t *testing.T) {
 	if errs[0] != nil || errs[1] != nil {
 		t.Fatalf("concurrent deploys: %v / %v\n%s", errs[0], errs[1], e.log())
 	}
-	if !strings.Contains(e.log(), "waiting for Lease/"+e.ns+"/driftless-test held by run-") {
+	if !strings.Contains(e.log(), "waiting for Lease/"+e.ns+"/driftless.shop.test held by run-") {
 		t.Errorf("the second deploy did not wait:\n%s", e.log())
 	}
 }
@@ -286,22 +288,22 @@ func TestExpiredLeaseIsTakenOver(t *testing.T) {
 	ctx := context.Background()
 	// A runner killed mid-deploy: its lease is never released nor renewed.
 	secs := int32(1)
-	_, err := Acquire(ctx, e.a.C, e.ns, "test", "killed-runner", time.Second, e.logf)
+	_, err := Acquire(ctx, e.a.C, e.owner(), "killed-runner", time.Second, e.logf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, _ := e.a.C.Kube.CoordinationV1().Leases(e.ns).Get(ctx, "driftless-test", metav1.GetOptions{})
+	l, _ := e.a.C.Kube.CoordinationV1().Leases(e.ns).Get(ctx, e.owner().LeaseName(), metav1.GetOptions{})
 	past := metav1.NewMicroTime(time.Now().Add(-time.Hour))
 	l.Spec.RenewTime, l.Spec.LeaseDurationSeconds = &past, &secs
 	if _, err := e.a.C.Kube.CoordinationV1().Leases(e.ns).Update(ctx, l, metav1.UpdateOptions{}); err != nil && !apierrors.IsConflict(err) {
 		t.Fatal(err)
 	}
-	lock, err := Acquire(ctx, e.a.C, e.ns, "test", "next-run", 5*time.Second, e.logf)
+	lock, err := Acquire(ctx, e.a.C, e.owner(), "next-run", 5*time.Second, e.logf)
 	if err != nil {
 		t.Fatalf("an expired lease must be taken over: %v", err)
 	}
 	lock.Release()
-	if !strings.Contains(e.log(), "took over Lease/"+e.ns+"/driftless-test from killed-runner") {
+	if !strings.Contains(e.log(), "took over Lease/"+e.ns+"/driftless.shop.test from killed-runner") {
 		t.Errorf("log:\n%s", e.log())
 	}
 }
@@ -338,7 +340,7 @@ func TestDiffMasksSecrets(t *testing.T) {
 		t.Fatalf("%v\n%s", err, e.log())
 	}
 	objs, _ := Parse(manifests(e.ns, "no-pvc", "secret-v2", "v2"))
-	diffs, err := e.a.Diff(ctx, ApplySet{Name: "driftless-test", Namespace: e.ns}, objs)
+	diffs, err := e.a.Diff(ctx, e.owner().ApplySet(), objs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -211,4 +212,53 @@ func (s ApplySet) Begin(ctx context.Context, c *Clients, objs []*unstructured.Un
 		return err
 	}
 	return s.write(ctx, c, objs, prev)
+}
+
+// retireLegacy ends the ApplySet driftless used before names carried the
+// pipeline. The new set's apply relabelled every object these manifests
+// contain; what still carries the old label is left alone — another
+// pipeline sharing the environment name may own it, and a rename must
+// never prune — and named. The old parent goes once nothing refers to it.
+func (a *Applier) retireLegacy(ctx context.Context, o Owner) ([]string, error) {
+	old := o.legacyApplySet()
+	sec, err := a.C.Kube.CoreV1().Secrets(old.Namespace).Get(ctx, old.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the former ApplySet parent Secret/%s/%s: %w", old.Namespace, old.Name, err)
+	}
+	if sec.Labels[LabelApplySetID] != old.ID() {
+		return nil, nil // not driftless's
+	}
+	prev := members{groupKinds: splitNonEmpty(sec.Annotations[AnnotationGroupKinds]), namespaces: splitNonEmpty(sec.Annotations[AnnotationNamespaces])}
+	var left []string
+	for _, g := range prev.groupKinds {
+		m, err := a.C.Mapper.RESTMapping(parseGroupKind(g))
+		if err != nil {
+			continue
+		}
+		scopes := append([]string{old.Namespace}, prev.namespaces...)
+		if m.Scope.Name() != meta.RESTScopeNameNamespace {
+			scopes = []string{""}
+		}
+		for _, ns := range scopes {
+			list, err := a.C.Dynamic.Resource(m.Resource).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: LabelPartOf + "=" + old.ID()})
+			if err != nil {
+				return nil, fmt.Errorf("listing %s still in the former ApplySet %s: %w", g, old.Name, err)
+			}
+			for i := range list.Items {
+				left = append(left, ID(&list.Items[i]))
+			}
+		}
+	}
+	if len(left) == 0 {
+		uid := sec.UID
+		if err := a.C.Kube.CoreV1().Secrets(old.Namespace).Delete(ctx, old.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil && !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("removing the former ApplySet parent Secret/%s/%s: %w", old.Namespace, old.Name, err)
+		}
+		a.logf("apply-env: adopted the former ApplySet %s as %s", old.Name, o.ApplySet().Name)
+	}
+	sort.Strings(left)
+	return left, nil
 }

@@ -15,6 +15,9 @@ import (
 
 // Deployment is one environment to put in the cluster.
 type Deployment struct {
+	// Pipeline and Env name the owner: what driftless keeps in the
+	// namespace (ApplySet, Lease, releases) is keyed by both.
+	Pipeline  string
 	Env       string
 	Namespace string
 	// Manifests are the rendered objects, as recorded in the release.
@@ -22,6 +25,10 @@ type Deployment struct {
 	Digest    string
 	GitSHA    string
 	Version   string
+	// ImageRepos are the names the pipeline's image goes by. Releases
+	// recorded before names carried the pipeline are adopted when their
+	// manifests run one of them.
+	ImageRepos []string
 	// Override is the reason a freeze window was overridden, recorded in
 	// the release.
 	Override string
@@ -32,9 +39,15 @@ type Deployment struct {
 	// Holder identifies this run on the Lease (the CI run URL).
 	Holder      string
 	LockTimeout time.Duration
-	// Rollback re-applies the last deployed release instead of Manifests.
+	// Rollback re-applies the release before the last deployed one
+	// instead of Manifests.
 	Rollback bool
 	Now      func() time.Time
+}
+
+// Owner is whose ApplySet, Lease and releases the deployment uses.
+func (d Deployment) Owner() Owner {
+	return Owner{Pipeline: d.Pipeline, Env: d.Env, Namespace: d.Namespace}
 }
 
 // Outcome is what a deployment did.
@@ -46,68 +59,220 @@ type Outcome struct {
 	// RolledBack is set when health failed and the previous release was
 	// re-applied.
 	RolledBack bool
+	// DriftCorrected names the objects a re-apply of the live release put
+	// back; no new release is recorded for that.
+	DriftCorrected []string
+	// LegacyLeft names objects of the ApplySet driftless used before
+	// names carried the pipeline that these manifests do not contain: they
+	// were left alone, never pruned through the rename.
+	LegacyLeft []string
 }
 
-// RolloutError is a deployment whose health check failed; the outcome
-// says whether the previous release was restored.
+// RolloutError is a deployment whose health check failed; it says which
+// release failed, why, and whether the previous release was restored.
 type RolloutError struct {
-	Health     error
-	RolledBack int
-	RollbackOK bool
-	Rollback   error
+	// Release is the revision recorded as failed, Version its version.
+	Release int
+	Version string
+	Health  error
+	// RolledBack is the revision restored (0: none to restore).
+	RolledBack        int
+	RolledBackVersion string
+	RollbackOK        bool
+	Rollback          error
 }
 
 func (e *RolloutError) Error() string {
+	failed := fmt.Sprintf("release %d", e.Release)
+	if e.Version != "" {
+		failed += " (" + e.Version + ")"
+	}
+	restored := fmt.Sprintf("release %d", e.RolledBack)
+	if e.RolledBackVersion != "" {
+		restored += " (" + e.RolledBackVersion + ")"
+	}
 	switch {
 	case e.RolledBack == 0:
-		return fmt.Sprintf("rollout failed and there is no earlier release to roll back to: %v", e.Health)
+		return fmt.Sprintf("rollout of %s failed and there is no earlier release to roll back to: %v", failed, e.Health)
 	case e.RollbackOK:
-		return fmt.Sprintf("rollout failed; rolled back to release %d: %v", e.RolledBack, e.Health)
+		return fmt.Sprintf("rollout of %s failed: %v; rolled back: %s was restored and is healthy", failed, e.Health, restored)
 	}
-	return fmt.Sprintf("rollout failed: %v; rolling back to release %d failed too: %v", e.Health, e.RolledBack, e.Rollback)
+	return fmt.Sprintf("rollout of %s failed: %v; rolling back to %s failed too: %v", failed, e.Health, restored, e.Rollback)
 }
 
 func (e *RolloutError) Unwrap() error { return e.Health }
 
-// Deploy applies d: lock, staged apply, health, prune, record. When health
-// fails it re-applies the last deployed release and returns *RolloutError.
+// RefusedError is a deployment refused before anything was written.
+type RefusedError struct {
+	Owner    Owner
+	Problems []error
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("%s: nothing was applied: %v", e.Owner, errors.Join(e.Problems...))
+}
+
+func (e *RefusedError) Unwrap() []error { return e.Problems }
+
+// Plan is a deployment checked against the cluster without writing:
+// every object parsed, its kind served (or defined by a CRD it brings),
+// its namespace set and present, not another owner's, and accepted by the
+// API server in a server-side dry run where one can run yet.
+type Plan struct {
+	d       Deployment
+	owner   Owner
+	history []*Release
+	prev    *Release
+	target  *Release // the release a rollback restores
+	rel     *Release
+	objs    []*unstructured.Unstructured
+	checked map[string]planned
+	// nsMissing is set when the environment's namespace does not exist:
+	// its objects are dry-run once it does, before anything else.
+	nsMissing bool
+}
+
+// Objects are the objects the plan applies.
+func (p *Plan) Objects() []*unstructured.Unstructured { return p.objs }
+
+// Release is what the plan records: the version and digest deployed.
+func (p *Plan) Release() *Release { return p.rel }
+
+// Deploy prepares d and runs it.
 func (a *Applier) Deploy(ctx context.Context, d Deployment) (*Outcome, error) {
+	p, err := a.Prepare(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	return a.Run(ctx, p)
+}
+
+// Prepare checks d against the cluster and writes nothing. It returns
+// *RefusedError when an object, its namespace or its kind would make the
+// deployment fail part-way.
+func (a *Applier) Prepare(ctx context.Context, d Deployment) (*Plan, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	if err := a.ensureNamespace(ctx, d.Namespace); err != nil {
+	o := d.Owner()
+	var problems []error
+	if err := o.check(); err != nil {
+		problems = append(problems, err)
+	}
+	if d.Timeout <= 0 {
+		problems = append(problems, fmt.Errorf("the health timeout is %s: give a positive duration (e.g. 5m)", d.Timeout))
+	}
+	if d.LockTimeout < 0 {
+		problems = append(problems, fmt.Errorf("the lock timeout is %s: give a duration of 0 or more", d.LockTimeout))
+	}
+	if len(problems) > 0 {
+		return nil, &RefusedError{Owner: o, Problems: problems}
+	}
+	p := &Plan{d: d, owner: o}
+	if err := a.readHistory(ctx, p); err != nil {
 		return nil, err
 	}
-	lock, err := Acquire(ctx, a.C, d.Namespace, d.Env, d.Holder, d.LockTimeout, a.logf)
+	objs, err := Parse(p.rel.Manifests)
+	if err != nil {
+		return nil, &RefusedError{Owner: o, Problems: []error{fmt.Errorf("reading the manifests: %w", err)}}
+	}
+	o.ApplySet().Label(objs)
+	p.objs = objs
+	if err := a.check(ctx, p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// readHistory reads the owner's releases and decides what is deployed.
+func (a *Applier) readHistory(ctx context.Context, p *Plan) error {
+	history, err := History(ctx, a.C, p.owner, p.d.ImageRepos)
+	if err != nil {
+		return err
+	}
+	p.history, p.prev = history, LastDeployed(history)
+	d := p.d
+	p.rel = &Release{Status: StatusDeployed, Digest: d.Digest, GitSHA: d.GitSHA, Version: d.Version, Override: d.Override, Manifests: d.Manifests}
+	if !d.Rollback {
+		return nil
+	}
+	target := rollbackTarget(history, p.prev)
+	if target == nil {
+		return &RefusedError{Owner: p.owner, Problems: []error{errors.New("nothing to roll back to: the environment has no deployed release before the live one")}}
+	}
+	p.target = target
+	p.rel = &Release{Status: StatusDeployed, Digest: target.Digest, GitSHA: target.GitSHA, Version: target.Version, Manifests: target.Manifests, RollbackOf: target.Revision}
+	return nil
+}
+
+// Run applies a prepared plan: lock, staged apply, health, prune, record.
+// When health fails it re-applies the last deployed release and returns
+// *RolloutError. If the Lease cannot be renewed the deployment stops with
+// *LeaseLostError.
+func (a *Applier) Run(ctx context.Context, p *Plan) (*Outcome, error) {
+	d, o := p.d, p.owner
+	createdNS, err := a.ensureNamespace(ctx, d.Namespace)
 	if err != nil {
 		return nil, err
+	}
+	lock, err := Acquire(ctx, a.C, o, d.Holder, d.LockTimeout, a.logf)
+	if err != nil {
+		a.undoNamespace(createdNS, d.Namespace)
+		return nil, err
+	}
+	// What was checked before the lock may have changed while another run
+	// held it; objects of a namespace that did not exist could not be
+	// dry-run at all. Check again before the first write that matters.
+	if lock.Waited || createdNS || p.nsMissing {
+		rollbackOf := p.rel.RollbackOf
+		err := a.readHistory(ctx, p)
+		if err == nil && p.rel.RollbackOf != rollbackOf {
+			err = &RefusedError{Owner: o, Problems: []error{fmt.Errorf("the release history changed while waiting for Lease/%s/%s: run the rollback again", o.Namespace, o.LeaseName())}}
+		}
+		if err == nil {
+			err = a.check(ctx, p)
+		}
+		if err != nil {
+			if lock.Created {
+				lock.Discard()
+			} else {
+				lock.Release()
+			}
+			a.undoNamespace(createdNS, d.Namespace)
+			return nil, err
+		}
 	}
 	defer lock.Release()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-lock.Lost():
+			cancel(lock.Err())
+		case <-ctx.Done():
+		}
+	}()
+	out, err := a.run(ctx, p)
+	if lost := lock.Err(); lost != nil && err != nil {
+		err = fmt.Errorf("%w (while: %v)", lost, err)
+	}
+	return out, err
+}
 
-	history, err := History(ctx, a.C, d.Namespace, d.Env)
-	if err != nil {
+func (a *Applier) run(ctx context.Context, p *Plan) (*Outcome, error) {
+	d, o, rel, prev := p.d, p.owner, p.rel, p.prev
+	if err := Adopt(ctx, a.C, o, p.history); err != nil {
 		return nil, err
 	}
-	prev := LastDeployed(history)
 	out := &Outcome{}
 	if prev != nil {
 		out.Previous = prev.Revision
 	}
-	rel := &Release{Status: StatusDeployed, Digest: d.Digest, GitSHA: d.GitSHA, Version: d.Version, Override: d.Override, Manifests: d.Manifests}
-	if d.Rollback {
-		target := previousOf(history, prev)
-		if target == nil {
-			return nil, errors.New("nothing to roll back to: the environment has fewer than two deployed releases")
-		}
-		a.logf("apply-env: rolling back %s from release %d to release %d (%s)", d.Env, prev.Revision, target.Revision, target.Version)
-		rel = &Release{Status: StatusDeployed, Digest: target.Digest, GitSHA: target.GitSHA, Version: target.Version, Manifests: target.Manifests, RollbackOf: target.Revision}
+	if p.target != nil {
+		a.logf("apply-env: rolling back %s from release %d to release %d (%s)", o, prev.Revision, p.target.Revision, p.target.Version)
 	}
-	objs, err := Parse(rel.Manifests)
-	if err != nil {
-		return nil, fmt.Errorf("reading the manifests: %w", err)
-	}
-	set := ApplySet{Name: "driftless-" + d.Env, Namespace: d.Namespace}
-	results, err := a.rollout(ctx, set, objs, d)
+	set := o.ApplySet()
+	results, err := a.rollout(ctx, set, p.objs, p.checked, d)
 	out.Results = results
 	out.Changed = changed(results)
 	if err != nil {
@@ -116,29 +281,48 @@ func (a *Applier) Deploy(ctx context.Context, d Deployment) (*Outcome, error) {
 			return out, err // an apply error: nothing pruned, nothing recorded
 		}
 		rel.Status, rel.Time = StatusFailed, d.Now()
-		if _, rerr := Record(ctx, a.C, d.Namespace, d.Env, rel, history); rerr != nil {
+		rev, rerr := Record(ctx, a.C, o, rel, p.history)
+		if rerr != nil {
 			a.logf("apply-env: %v", rerr)
 		}
-		re := &RolloutError{Health: err}
+		re := &RolloutError{Release: rev, Version: rel.Version, Health: err}
 		if prev == nil || d.Rollback {
 			return out, re
 		}
-		re.RolledBack = prev.Revision
+		re.RolledBack, re.RolledBackVersion = prev.Revision, prev.Version
 		a.logf("apply-env: %v; rolling back to release %d (%s)", err, prev.Revision, prev.Version)
 		prevObjs, perr := prev.Objects()
 		if perr == nil {
-			_, perr = a.rollout(ctx, set, prevObjs, d)
+			_, perr = a.rollout(ctx, set, prevObjs, nil, d)
 		}
 		re.RollbackOK, re.Rollback = perr == nil, perr
 		out.RolledBack = perr == nil
 		return out, re
 	}
-	if !out.Changed && prev != nil && !d.Rollback && prev.Digest == rel.Digest && bytes.Equal(prev.Manifests, rel.Manifests) {
-		out.Revision = prev.Revision // a re-apply that changed nothing is not a new release
+	if left, err := a.retireLegacy(ctx, o); err != nil {
+		a.logf("apply-env: warning: %v", err)
+	} else if len(left) > 0 {
+		out.LegacyLeft = left
+		a.logf("apply-env: %d object(s) of the former ApplySet %s are not in these manifests and were left alone (delete them by hand if they are this pipeline's): %v", len(left), o.legacyApplySet().Name, left)
+	}
+	if prev != nil && !d.Rollback && prev.Digest == rel.Digest && bytes.Equal(prev.Manifests, rel.Manifests) {
+		// A re-apply of the live release is not a new release; what it
+		// put back is recorded on the release itself.
+		out.Revision = prev.Revision
+		if out.Changed {
+			for _, r := range results {
+				if r.Change != Unchanged {
+					out.DriftCorrected = append(out.DriftCorrected, r.Object+" "+string(r.Change))
+				}
+			}
+			if err := markDriftCorrected(ctx, a.C, o, prev, d.Now(), out.DriftCorrected); err != nil {
+				return out, err
+			}
+		}
 		return out, nil
 	}
 	rel.Time = d.Now()
-	rev, err := Record(ctx, a.C, d.Namespace, d.Env, rel, history)
+	rev, err := Record(ctx, a.C, o, rel, p.history)
 	if err != nil {
 		return out, err
 	}
@@ -147,7 +331,9 @@ func (a *Applier) Deploy(ctx context.Context, d Deployment) (*Outcome, error) {
 }
 
 // rollout applies objs stage by stage, waits for health, then prunes.
-func (a *Applier) rollout(ctx context.Context, set ApplySet, objs []*unstructured.Unstructured, d Deployment) ([]Result, error) {
+// Objects the plan's dry run found unchanged, and still unchanged since,
+// are not sent again.
+func (a *Applier) rollout(ctx context.Context, set ApplySet, objs []*unstructured.Unstructured, checked map[string]planned, d Deployment) ([]Result, error) {
 	set.Label(objs)
 	if err := set.Begin(ctx, a.C, objs); err != nil {
 		return nil, err
@@ -159,7 +345,7 @@ func (a *Applier) rollout(ctx context.Context, set ApplySet, objs []*unstructure
 			continue
 		}
 		a.logf("apply-env: applying %s (%d)", Stage(stage), len(group))
-		done, answers, err := a.applyStage(ctx, group)
+		done, answers, err := a.applyStage(ctx, group, checked)
 		results = append(results, done...)
 		if err != nil {
 			return results, err
@@ -196,32 +382,55 @@ func changed(rs []Result) bool {
 	return false
 }
 
-// previousOf is the deployed release before cur.
-func previousOf(history []*Release, cur *Release) *Release {
+// rollbackTarget is the release a rollback from cur restores: the
+// deployed release before cur, where a rollback release counts as the
+// release it restored, so repeated rollbacks walk back in time rather
+// than flip between the last two releases.
+func rollbackTarget(history []*Release, cur *Release) *Release {
 	if cur == nil {
 		return nil
 	}
+	at := cur.Revision
+	if cur.RollbackOf != 0 {
+		at = cur.RollbackOf
+	}
 	for _, r := range history {
-		if r.Status == StatusDeployed && r.Revision < cur.Revision {
+		if r.Status == StatusDeployed && r.Revision < at && r.RollbackOf == 0 {
 			return r
 		}
 	}
 	return nil
 }
 
-// ensureNamespace creates the environment's namespace if it is missing:
-// the Lease and the releases live there.
-func (a *Applier) ensureNamespace(ctx context.Context, ns string) error {
+// ensureNamespace creates the environment's namespace if it is missing
+// (the Lease and the releases live there) and says whether it did.
+func (a *Applier) ensureNamespace(ctx context.Context, ns string) (bool, error) {
 	_, err := a.C.Kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	if err == nil {
-		return nil
+		return false, nil
 	}
 	if !apierrors.IsNotFound(err) {
-		return fmt.Errorf("reading Namespace/%s: %w", ns, err)
+		return false, fmt.Errorf("reading Namespace/%s: %w", ns, err)
 	}
 	_, err = a.C.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{FieldManager: FieldManager})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating Namespace/%s: %w", ns, err)
+	if apierrors.IsAlreadyExists(err) {
+		return false, nil
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("creating Namespace/%s: %w", ns, err)
+	}
+	return true, nil
+}
+
+// undoNamespace deletes a namespace this run created, when the
+// deployment was refused before anything went into it.
+func (a *Applier) undoNamespace(created bool, ns string) {
+	if !created {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.C.Kube.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		a.logf("apply-env: warning: removing Namespace/%s, created by this refused run: %v", ns, err)
+	}
 }

@@ -25,21 +25,45 @@ func (e *LockedError) Error() string {
 	return fmt.Sprintf("another deployment holds Lease/%s: %s (until %s unless renewed); wait for it, or raise lock-timeout", e.Lease, e.Holder, e.Expires.UTC().Format(time.RFC3339))
 }
 
+// LeaseLostError stops a deployment whose Lease could not be renewed or
+// was taken over: two runs must never write to one environment at once.
+type LeaseLostError struct {
+	Lease string
+	// Holder is who holds the Lease now, when another run took it over.
+	Holder string
+	// Err is why renewing failed, when it did.
+	Err error
+}
+
+func (e *LeaseLostError) Error() string {
+	if e.Holder != "" {
+		return fmt.Sprintf("lost Lease/%s to %s: the deployment stopped so that two runs never write at once", e.Lease, e.Holder)
+	}
+	return fmt.Sprintf("could not renew Lease/%s before it expired: %v; the deployment stopped so that two runs never write at once", e.Lease, e.Err)
+}
+
+func (e *LeaseLostError) Unwrap() error { return e.Err }
+
 // Lock is a held lease.
 type Lock struct {
 	c       *Clients
-	ns      string
-	name    string
+	lease   *coordinationv1.Lease // as last written by us
 	holder  string
 	stop    chan struct{}
 	stopped chan struct{}
+	lost    chan struct{}
+	err     error
+	// Waited is set when another run held the lease first.
+	Waited bool
+	// Created is set when the Lease did not exist before.
+	Created bool
 }
 
-// Acquire takes the environment's Lease for holder, waiting up to
-// timeout while another holder renews it. The lease is renewed in the
-// background until Release.
-func Acquire(ctx context.Context, c *Clients, namespace, env, holder string, timeout time.Duration, logf func(string, ...any)) (*Lock, error) {
-	name := "driftless-" + env
+// Acquire takes the owner's Lease for holder, waiting up to timeout while
+// another holder renews it. The lease is renewed in the background until
+// Release; Lost is closed if that fails.
+func Acquire(ctx context.Context, c *Clients, o Owner, holder string, timeout time.Duration, logf func(string, ...any)) (*Lock, error) {
+	namespace, name := o.Namespace, o.LeaseName()
 	leases := c.Kube.CoordinationV1().Leases(namespace)
 	deadline := time.Now().Add(timeout)
 	said := false
@@ -49,12 +73,14 @@ func Acquire(ctx context.Context, c *Clients, namespace, env, holder string, tim
 		l, err := leases.Get(ctx, name, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
-			_, err = leases.Create(ctx, &coordinationv1.Lease{
-				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+			l, err = leases.Create(ctx, &coordinationv1.Lease{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: map[string]string{LabelPipeline: o.Pipeline, LabelEnvironment: o.Env}},
 				Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &secs, AcquireTime: &now, RenewTime: &now},
 			}, metav1.CreateOptions{FieldManager: FieldManager})
 			if err == nil {
-				return start(c, namespace, name, holder), nil
+				lock := start(c, l, holder)
+				lock.Created, lock.Waited = true, said
+				return lock, nil
 			}
 			if !apierrors.IsAlreadyExists(err) {
 				return nil, fmt.Errorf("creating Lease/%s/%s: %w", namespace, name, err)
@@ -70,11 +96,13 @@ func Acquire(ctx context.Context, c *Clients, namespace, env, holder string, tim
 		}
 		if cur == "" || cur == holder || time.Now().After(expires) {
 			l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds, l.Spec.AcquireTime, l.Spec.RenewTime = &holder, &secs, &now, &now
-			if _, err := leases.Update(ctx, l, metav1.UpdateOptions{FieldManager: FieldManager}); err == nil {
+			if got, err := leases.Update(ctx, l, metav1.UpdateOptions{FieldManager: FieldManager}); err == nil {
 				if cur != "" && cur != holder {
 					logf("apply-env: took over Lease/%s/%s from %s, which expired at %s", namespace, name, cur, expires.UTC().Format(time.RFC3339))
 				}
-				return start(c, namespace, name, holder), nil
+				lock := start(c, got, holder)
+				lock.Waited = said
+				return lock, nil
 			} else if !apierrors.IsConflict(err) {
 				return nil, fmt.Errorf("taking Lease/%s/%s: %w", namespace, name, err)
 			}
@@ -102,28 +130,78 @@ func expiry(l *coordinationv1.Lease) time.Time {
 	return l.Spec.RenewTime.Add(time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second)
 }
 
-func start(c *Clients, ns, name, holder string) *Lock {
-	l := &Lock{c: c, ns: ns, name: name, holder: holder, stop: make(chan struct{}), stopped: make(chan struct{})}
-	go l.renew()
-	return l
+func start(c *Clients, l *coordinationv1.Lease, holder string) *Lock {
+	lock := &Lock{c: c, lease: l, holder: holder, stop: make(chan struct{}), stopped: make(chan struct{}), lost: make(chan struct{})}
+	go lock.renew()
+	return lock
 }
 
+// Lost is closed when the lease could not be renewed in time or another
+// run took it over; Err then says why.
+func (l *Lock) Lost() <-chan struct{} { return l.lost }
+
+// Err is why the lease was lost, or nil.
+func (l *Lock) Err() error {
+	select {
+	case <-l.lost:
+		return l.err
+	default:
+		return nil
+	}
+}
+
+func (l *Lock) id() string { return l.lease.Namespace + "/" + l.lease.Name }
+
+// renew renews the lease every sixth of its duration. It gives up, and
+// closes Lost, when another holder took it over (an update that conflicts
+// with someone else's write) or when two thirds of the duration passed
+// without a successful renewal: well before another run could take it.
 func (l *Lock) renew() {
 	defer close(l.stopped)
-	t := time.NewTicker(LeaseDuration / 3)
+	t := time.NewTicker(LeaseDuration / 6)
 	defer t.Stop()
+	leases := l.c.Kube.CoordinationV1().Leases(l.lease.Namespace)
+	last := time.Now()
 	for {
 		select {
 		case <-l.stop:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if cur, err := l.c.Kube.CoordinationV1().Leases(l.ns).Get(ctx, l.name, metav1.GetOptions{}); err == nil && cur.Spec.HolderIdentity != nil && *cur.Spec.HolderIdentity == l.holder {
-				now := metav1.NewMicroTime(time.Now())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), LeaseDuration/6)
+		next := l.lease.DeepCopy()
+		now := metav1.NewMicroTime(time.Now())
+		next.Spec.RenewTime = &now
+		got, err := leases.Update(ctx, next, metav1.UpdateOptions{FieldManager: FieldManager})
+		if apierrors.IsConflict(err) {
+			// Someone else wrote the lease: it is ours only if we still
+			// hold it by name.
+			if cur, gerr := leases.Get(ctx, l.lease.Name, metav1.GetOptions{}); gerr == nil {
+				holder := ""
+				if cur.Spec.HolderIdentity != nil {
+					holder = *cur.Spec.HolderIdentity
+				}
+				if holder != l.holder {
+					cancel()
+					l.err = &LeaseLostError{Lease: l.id(), Holder: holder}
+					close(l.lost)
+					return
+				}
 				cur.Spec.RenewTime = &now
-				_, _ = l.c.Kube.CoordinationV1().Leases(l.ns).Update(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
+				got, err = leases.Update(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
+			} else {
+				err = gerr
 			}
-			cancel()
+		}
+		cancel()
+		if err == nil {
+			l.lease, last = got, time.Now()
+			continue
+		}
+		if time.Since(last) > LeaseDuration*2/3 {
+			l.err = &LeaseLostError{Lease: l.id(), Err: err}
+			close(l.lost)
+			return
 		}
 	}
 }
@@ -132,13 +210,27 @@ func (l *Lock) renew() {
 func (l *Lock) Release() {
 	close(l.stop)
 	<-l.stopped
+	if l.Err() != nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cur, err := l.c.Kube.CoordinationV1().Leases(l.ns).Get(ctx, l.name, metav1.GetOptions{})
+	cur, err := l.c.Kube.CoordinationV1().Leases(l.lease.Namespace).Get(ctx, l.lease.Name, metav1.GetOptions{})
 	if err != nil || cur.Spec.HolderIdentity == nil || *cur.Spec.HolderIdentity != l.holder {
 		return
 	}
 	empty := ""
 	cur.Spec.HolderIdentity = &empty
-	_, _ = l.c.Kube.CoordinationV1().Leases(l.ns).Update(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
+	_, _ = l.c.Kube.CoordinationV1().Leases(l.lease.Namespace).Update(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
+}
+
+// Discard deletes a Lease this run created, for a deployment refused
+// before anything else was written: a refusal leaves nothing behind.
+func (l *Lock) Discard() {
+	close(l.stop)
+	<-l.stopped
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	uid := l.lease.UID
+	_ = l.c.Kube.CoordinationV1().Leases(l.lease.Namespace).Delete(ctx, l.lease.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
 }

@@ -4,31 +4,38 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/driftless-dev/driftless/internal/imageref"
 )
 
 // Release records, labels and annotations.
 const (
-	ReleaseSecretType    corev1.SecretType = "driftless.dev/release.v1"
-	LabelRelease                           = "driftless.dev/release"
-	LabelEnvironment                       = "driftless.dev/environment"
-	LabelRevision                          = "driftless.dev/revision"
-	annotationStatus                       = "driftless.dev/status"
-	annotationDigest                       = "driftless.dev/digest"
-	annotationGitSHA                       = "driftless.dev/git-sha"
-	annotationVersion                      = "driftless.dev/version"
-	annotationTime                         = "driftless.dev/deployed-at"
-	annotationOverride                     = "driftless.dev/override-reason"
-	annotationRollbackOf                   = "driftless.dev/rollback-of"
-	manifestsKey                           = "manifests.yaml.gz"
+	ReleaseSecretType        corev1.SecretType = "driftless.dev/release.v1"
+	LabelRelease                               = "driftless.dev/release"
+	LabelPipeline                              = "driftless.dev/pipeline"
+	LabelEnvironment                           = "driftless.dev/environment"
+	LabelRevision                              = "driftless.dev/revision"
+	annotationStatus                           = "driftless.dev/status"
+	annotationDigest                           = "driftless.dev/digest"
+	annotationGitSHA                           = "driftless.dev/git-sha"
+	annotationVersion                          = "driftless.dev/version"
+	annotationTime                             = "driftless.dev/deployed-at"
+	annotationOverride                         = "driftless.dev/override-reason"
+	annotationRollbackOf                       = "driftless.dev/rollback-of"
+	annotationDriftCorrected                   = "driftless.dev/drift-corrected"
+	manifestsKey                               = "manifests.yaml.gz"
 )
 
 // Release statuses.
@@ -42,6 +49,8 @@ const HistoryLimit = 10
 
 // Release is one recorded deployment of an environment.
 type Release struct {
+	// Name is the Secret the release is recorded in.
+	Name     string
 	Revision int
 	Status   string
 	Digest   string
@@ -52,15 +61,68 @@ type Release struct {
 	// RollbackOf is the revision this release re-applied, if it was a
 	// rollback.
 	RollbackOf int
-	Manifests  []byte
+	// DriftCorrected says when a re-apply of this very release last put
+	// back objects changed in the cluster, and which.
+	DriftCorrected string
+	Manifests      []byte
+
+	// legacy is set on a release recorded under the old names, not yet
+	// adopted.
+	legacy bool
 }
 
 // Objects parses the release's manifests.
 func (r *Release) Objects() ([]*unstructured.Unstructured, error) { return Parse(r.Manifests) }
 
-// History reads an environment's releases, newest first.
-func History(ctx context.Context, c *Clients, namespace, env string) ([]*Release, error) {
-	list, err := c.Kube.CoreV1().Secrets(namespace).List(ctx, metav1.ListOptions{LabelSelector: LabelRelease + "=true," + LabelEnvironment + "=" + env})
+// History reads the owner's releases, newest first. Releases recorded
+// before names carried the pipeline (labelled with the environment only)
+// are the owner's history too when none of its own exist yet and their
+// manifests run one of imageRepos, the pipeline's image: Adopt then
+// labels them as the owner's.
+func History(ctx context.Context, c *Clients, o Owner, imageRepos []string) ([]*Release, error) {
+	own, err := listReleases(ctx, c, o.Namespace, LabelRelease+"=true,"+LabelPipeline+"="+o.Pipeline+","+LabelEnvironment+"="+o.Env)
+	if err != nil || len(own) > 0 || len(imageRepos) == 0 {
+		return own, err
+	}
+	legacy, err := listReleases(ctx, c, o.Namespace, LabelRelease+"=true,!"+LabelPipeline+","+LabelEnvironment+"="+o.Env)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Release
+	for _, r := range legacy {
+		objs, err := r.Objects()
+		if err != nil {
+			continue
+		}
+		contents := make([]map[string]any, len(objs))
+		for i, u := range objs {
+			contents[i] = u.Object
+		}
+		if imageref.AnyRuns(contents, imageRepos) {
+			r.legacy = true
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// Adopt labels the legacy releases of a history as the owner's.
+func Adopt(ctx context.Context, c *Clients, o Owner, history []*Release) error {
+	for _, r := range history {
+		if !r.legacy {
+			continue
+		}
+		patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, LabelPipeline, o.Pipeline)
+		if _, err := c.Kube.CoreV1().Secrets(o.Namespace).Patch(ctx, r.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: FieldManager}); err != nil {
+			return fmt.Errorf("adopting release %d of %s (Secret/%s/%s): %w", r.Revision, o, o.Namespace, r.Name, err)
+		}
+		r.legacy = false
+	}
+	return nil
+}
+
+func listReleases(ctx context.Context, c *Clients, namespace, selector string) ([]*Release, error) {
+	list, err := c.Kube.CoreV1().Secrets(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		return nil, fmt.Errorf("reading the release history in namespace %q: %w", namespace, err)
 	}
@@ -94,7 +156,7 @@ func fromSecret(s *corev1.Secret) (*Release, error) {
 	if err != nil {
 		return nil, fmt.Errorf("label %s %q is not a number", LabelRevision, s.Labels[LabelRevision])
 	}
-	r := &Release{Revision: rev, Status: s.Annotations[annotationStatus], Digest: s.Annotations[annotationDigest],
+	r := &Release{Name: s.Name, Revision: rev, DriftCorrected: s.Annotations[annotationDriftCorrected], Status: s.Annotations[annotationStatus], Digest: s.Annotations[annotationDigest],
 		GitSHA: s.Annotations[annotationGitSHA], Version: s.Annotations[annotationVersion], Override: s.Annotations[annotationOverride]}
 	r.Time, _ = time.Parse(time.RFC3339, s.Annotations[annotationTime])
 	r.RollbackOf, _ = strconv.Atoi(s.Annotations[annotationRollbackOf])
@@ -108,12 +170,10 @@ func fromSecret(s *corev1.Secret) (*Release, error) {
 	return r, nil
 }
 
-func releaseName(env string, rev int) string {
-	return fmt.Sprintf("driftless.release.%s.v%d", env, rev)
-}
-
-// Record stores a release as the next revision and trims the history.
-func Record(ctx context.Context, c *Clients, namespace, env string, r *Release, history []*Release) (int, error) {
+// Record stores a release as the next revision and trims the history to
+// HistoryLimit releases, never evicting the newest deployed one: it is what
+// automatic rollback and --rollback restore.
+func Record(ctx context.Context, c *Clients, o Owner, r *Release, history []*Release) (int, error) {
 	r.Revision = 1
 	if len(history) > 0 {
 		r.Revision = history[0].Revision + 1
@@ -132,22 +192,39 @@ func Record(ctx context.Context, c *Clients, namespace, env string, r *Release, 
 	if r.RollbackOf != 0 {
 		ann[annotationRollbackOf] = strconv.Itoa(r.RollbackOf)
 	}
+	r.Name = o.releaseName(r.Revision)
 	s := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: releaseName(env, r.Revision), Namespace: namespace,
-			Labels:      map[string]string{LabelRelease: "true", LabelEnvironment: env, LabelRevision: strconv.Itoa(r.Revision)},
+			Name: r.Name, Namespace: o.Namespace,
+			Labels:      map[string]string{LabelRelease: "true", LabelPipeline: o.Pipeline, LabelEnvironment: o.Env, LabelRevision: strconv.Itoa(r.Revision)},
 			Annotations: ann,
 		},
 		Type: ReleaseSecretType,
 		Data: map[string][]byte{manifestsKey: gz.Bytes()},
 	}
-	if _, err := c.Kube.CoreV1().Secrets(namespace).Create(ctx, s, metav1.CreateOptions{FieldManager: FieldManager}); err != nil {
-		return 0, fmt.Errorf("recording release %d of %q in Secret/%s/%s: %w", r.Revision, env, namespace, s.Name, err)
+	if _, err := c.Kube.CoreV1().Secrets(o.Namespace).Create(ctx, s, metav1.CreateOptions{FieldManager: FieldManager}); err != nil {
+		return 0, fmt.Errorf("recording release %d of %s in Secret/%s/%s: %w", r.Revision, o, o.Namespace, s.Name, err)
 	}
-	for i, old := range history {
-		if i+1 >= HistoryLimit {
-			_ = c.Kube.CoreV1().Secrets(namespace).Delete(ctx, releaseName(env, old.Revision), metav1.DeleteOptions{})
+	all := append([]*Release{r}, history...)
+	keep := LastDeployed(all)
+	for i, old := range all {
+		if i >= HistoryLimit && old != keep {
+			_ = c.Kube.CoreV1().Secrets(o.Namespace).Delete(ctx, old.Name, metav1.DeleteOptions{})
 		}
 	}
 	return r.Revision, nil
+}
+
+// markDriftCorrected records on release r that a re-apply of it put back
+// the objects named, changed in the cluster since.
+func markDriftCorrected(ctx context.Context, c *Clients, o Owner, r *Release, when time.Time, objects []string) error {
+	r.DriftCorrected = when.UTC().Format(time.RFC3339) + ": " + strings.Join(objects, ", ")
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{annotationDriftCorrected: r.DriftCorrected}}})
+	if err != nil {
+		return err
+	}
+	if _, err := c.Kube.CoreV1().Secrets(o.Namespace).Patch(ctx, r.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager}); err != nil {
+		return fmt.Errorf("recording the drift correction on release %d of %s (Secret/%s/%s): %w", r.Revision, o, o.Namespace, r.Name, err)
+	}
+	return nil
 }

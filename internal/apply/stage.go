@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -65,49 +64,51 @@ func (a *Applier) live(ctx context.Context, group []*unstructured.Unstructured) 
 }
 
 // applyStage applies a group in parallel and returns the results in the
-// group's order, with what the server answered for each object.
-func (a *Applier) applyStage(ctx context.Context, group []*unstructured.Unstructured) ([]Result, map[string]*unstructured.Unstructured, error) {
+// group's order, with what the server answered for each object. An object
+// the plan's dry run found unchanged, whose live resourceVersion is still
+// the one dry-run, is not sent again.
+func (a *Applier) applyStage(ctx context.Context, group []*unstructured.Unstructured, checked map[string]planned) ([]Result, map[string]*unstructured.Unstructured, error) {
 	existing, err := a.live(ctx, group)
 	if err != nil {
 		return nil, nil, err
 	}
 	results := make([]Result, len(group))
 	answers := make([]*unstructured.Unstructured, len(group))
-	errs := make([]error, len(group))
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for range min(Workers, len(group)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				u := group[i]
-				change, result, _, err := a.applyKnown(ctx, u, existing[ID(u)], false)
-				if err != nil {
-					errs[i] = err
-					continue
-				}
-				results[i], answers[i] = Result{Object: ID(u), Change: change}, result
-				if change != Unchanged {
-					a.logf("  %s %s", ID(u), change)
-				}
-			}
-		}()
+	index := make(map[*unstructured.Unstructured]int, len(group))
+	for i, u := range group {
+		index[u] = i
 	}
-	for i := range group {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
+	errs := a.parallel(ctx, group, func(u *unstructured.Unstructured) error {
+		i, live := index[u], existing[ID(u)]
+		if c, ok := checked[ID(u)]; ok && c.change == Unchanged && live != nil && live.GetResourceVersion() == c.rv {
+			results[i], answers[i] = Result{Object: ID(u), Change: Unchanged}, live
+			return nil
+		}
+		change, result, _, err := a.applyKnown(ctx, u, live, false)
+		if err != nil {
+			return err
+		}
+		results[i], answers[i] = Result{Object: ID(u), Change: change}, result
+		if change != Unchanged {
+			a.logf("  %s %s", ID(u), change)
+		}
+		return nil
+	})
 	seen := map[string]*unstructured.Unstructured{}
 	var done []Result
 	for i, r := range results {
-		if errs[i] == nil {
+		if r.Object != "" {
 			done = append(done, r)
 			if answers[i] != nil {
 				seen[r.Object] = answers[i]
 			}
 		}
 	}
-	return done, seen, errors.Join(errs...)
+	if len(errs) > 0 {
+		return done, seen, errors.Join(errs...)
+	}
+	if ctx.Err() != nil {
+		return done, seen, context.Cause(ctx)
+	}
+	return done, seen, nil
 }

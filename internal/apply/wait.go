@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 )
 
@@ -121,7 +124,7 @@ func (a *Applier) Wait(ctx context.Context, objs []*unstructured.Unstructured, s
 				he.Pending[id] = last[id]
 			}
 			if errors.Is(ctx.Err(), context.Canceled) {
-				return fmt.Errorf("waiting for health: %w", ctx.Err())
+				return fmt.Errorf("waiting for health: %w", context.Cause(ctx))
 			}
 			return he
 		case <-tick.C:
@@ -129,23 +132,18 @@ func (a *Applier) Wait(ctx context.Context, objs []*unstructured.Unstructured, s
 	}
 }
 
-var workloadKinds = map[string]bool{"Deployment": true, "StatefulSet": true, "DaemonSet": true, "ReplicaSet": true}
-
-// crashLooping reports a pod of the workload whose container crash-loops
-// or cannot pull its image: waiting for the timeout would change nothing.
+// crashLooping reports a pod of the workload's current revision whose
+// container crash-loops or cannot pull its image: waiting for the timeout
+// would change nothing. Pods of earlier revisions, and pods already
+// terminating, are not looked at: after a rollback the failed
+// ReplicaSet's pods linger while they stop, and they say nothing about
+// the release restored (what kubectl rollout status looks at, too).
 func (a *Applier) crashLooping(ctx context.Context, u *unstructured.Unstructured) (string, error) {
-	if !workloadKinds[u.GetKind()] {
-		return "", nil
-	}
-	ml, found, _ := unstructured.NestedStringMap(u.Object, "spec", "selector", "matchLabels")
-	if !found || len(ml) == 0 {
-		return "", nil
-	}
-	pods, err := a.C.Kube.CoreV1().Pods(u.GetNamespace()).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(ml).String()})
+	pods, err := a.currentPods(ctx, u)
 	if err != nil {
-		return "", fmt.Errorf("%s: listing pods: %w", ID(u), err)
+		return "", err
 	}
-	for _, p := range pods.Items {
+	for _, p := range pods {
 		for _, cs := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
 			if w := cs.State.Waiting; w != nil {
 				switch w.Reason {
@@ -156,4 +154,70 @@ func (a *Applier) crashLooping(ctx context.Context, u *unstructured.Unstructured
 		}
 	}
 	return "", nil
+}
+
+// currentPods lists the running (not terminating) pods of a workload's
+// current revision: for a Deployment the pods of the ReplicaSet of its
+// current revision, for a StatefulSet those of its update revision, for a
+// DaemonSet those of its current template generation.
+func (a *Applier) currentPods(ctx context.Context, u *unstructured.Unstructured) ([]corev1.Pod, error) {
+	kind := u.GetKind()
+	if u.GroupVersionKind().Group != "apps" || (kind != "Deployment" && kind != "StatefulSet" && kind != "DaemonSet" && kind != "ReplicaSet") {
+		return nil, nil
+	}
+	raw, found, _ := unstructured.NestedMap(u.Object, "spec", "selector")
+	if !found {
+		return nil, nil
+	}
+	var ls metav1.LabelSelector
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &ls); err != nil {
+		return nil, fmt.Errorf("%s: reading spec.selector: %w", ID(u), err)
+	}
+	sel, err := metav1.LabelSelectorAsSelector(&ls)
+	if err != nil || sel.Empty() {
+		return nil, nil
+	}
+	ns, owner := u.GetNamespace(), u.GetUID()
+	var match func(p *corev1.Pod) bool
+	switch kind {
+	case "Deployment":
+		rss, err := a.C.Kube.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		if err != nil {
+			return nil, fmt.Errorf("%s: listing ReplicaSets: %w", ID(u), err)
+		}
+		const revision = "deployment.kubernetes.io/revision"
+		want := u.GetAnnotations()[revision]
+		var current types.UID
+		for _, rs := range rss.Items {
+			if metav1.IsControlledBy(&rs, u) && want != "" && rs.Annotations[revision] == want {
+				current = rs.UID
+			}
+		}
+		if current == "" {
+			return nil, nil // the controller has not made it yet
+		}
+		owner = current
+		match = func(*corev1.Pod) bool { return true }
+	case "StatefulSet":
+		rev, _, _ := unstructured.NestedString(u.Object, "status", "updateRevision")
+		match = func(p *corev1.Pod) bool { return rev != "" && p.Labels["controller-revision-hash"] == rev }
+	case "DaemonSet":
+		gen := strconv.FormatInt(u.GetGeneration(), 10)
+		match = func(p *corev1.Pod) bool { return p.Labels["pod-template-generation"] == gen }
+	default:
+		match = func(*corev1.Pod) bool { return true }
+	}
+	pods, err := a.C.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, fmt.Errorf("%s: listing pods: %w", ID(u), err)
+	}
+	var out []corev1.Pod
+	for _, p := range pods.Items {
+		ref := metav1.GetControllerOf(&p)
+		if ref == nil || ref.UID != owner || p.DeletionTimestamp != nil || !match(&p) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/kustomize/api/types"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/driftless-dev/driftless/internal/imageref"
 	"github.com/driftless-dev/driftless/internal/spec"
 )
 
@@ -96,17 +97,17 @@ func (e *FloatingImagesError) Error() string {
 // image would float.
 func Environment(p *spec.Pipeline, env *spec.Environment, opts Options) (*Result, error) {
 	var images []types.Image
-	pinnedRepo := ""
+	pinnedRepo, digest := "", ""
 	if opts.Image != "" {
 		d, err := name.NewDigest(opts.Image)
 		if err != nil {
 			return nil, fmt.Errorf("image %q is not pinned by digest: want repo@sha256:<64 hex>, as bake-image outputs: %w", opts.Image, err)
 		}
-		pinnedRepo = d.Context().Name()
+		pinnedRepo, digest = opts.Image[:strings.LastIndex(opts.Image, "@")], d.DigestStr()
 		// Both the name the manifests use and the full repository are
 		// pinned, so either spelling in an overlay resolves to the digest.
-		for _, n := range uniq(p.ImageName(), p.Image.Repository) {
-			images = append(images, types.Image{Name: n, NewName: opts.Image[:strings.LastIndex(opts.Image, "@")], Digest: d.DigestStr()})
+		for _, n := range PipelineRepos(p) {
+			images = append(images, types.Image{Name: n, NewName: pinnedRepo, Digest: digest})
 		}
 	}
 	m, err := Kustomize(p.Path(env.Overlay), Wrapper{Images: images})
@@ -120,7 +121,13 @@ func Environment(p *spec.Pipeline, env *spec.Environment, opts Options) (*Result
 	if err != nil {
 		return nil, fmt.Errorf("environment %q: %w", env.Name, err)
 	}
-	pipelineRepos := uniq(p.ImageName(), p.Image.Repository, pinnedRepo)
+	pipelineRepos := uniq(append(PipelineRepos(p), pinnedRepo)...)
+	// What is pinned and recorded must be what runs: an image.name that
+	// matches no container would leave the real image unpinned while
+	// every object claims the digest.
+	if err := CheckPipelineImage(env.Name, objs, pipelineRepos, digest); err != nil {
+		return nil, err
+	}
 	var problems []ImageProblem
 	for _, o := range objs {
 		for _, c := range Containers(o.Content) {
@@ -164,20 +171,11 @@ func uniq(ss ...string) []string {
 	return out
 }
 
-// imageRepo strips the tag and digest from an image reference, as written.
-func imageRepo(image string) (repo, tag, digest string) {
-	repo, digest, _ = strings.Cut(image, "@")
-	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
-		repo, tag = repo[:i], repo[i+1:]
-	}
-	return repo, tag, digest
-}
-
 var digestRE = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
 
 // Floating says why an image reference is not reproducible, or "".
 func Floating(image string, pipelineRepos []string) string {
-	repo, tag, digest := imageRepo(image)
+	repo, tag, digest := imageref.Split(image)
 	for _, r := range pipelineRepos {
 		if repo == r && !digestRE.MatchString(digest) {
 			return "is the pipeline's image without a digest; pass --image repo@sha256:... (bake-image's output)"
@@ -198,51 +196,11 @@ func Floating(image string, pipelineRepos []string) string {
 }
 
 // Container is a container found in a rendered object.
-type Container struct {
-	// Path is the field path of the container: spec.template.spec.containers[0].
-	Path  string
-	Name  string
-	Image string
-}
+type Container = imageref.Container
 
 // Containers finds every container, init container and ephemeral container
-// anywhere in an object (built-in workloads, CronJobs, and custom resources
-// that embed pod specs alike).
-func Containers(obj map[string]any) []Container {
-	var out []Container
-	var walk func(v any, path string)
-	walk = func(v any, path string) {
-		switch t := v.(type) {
-		case map[string]any:
-			for _, k := range slices.Sorted(maps.Keys(t)) {
-				child := t[k]
-				p := k
-				if path != "" {
-					p = path + "." + k
-				}
-				if k == "containers" || k == "initContainers" || k == "ephemeralContainers" {
-					if list, ok := child.([]any); ok {
-						for i, item := range list {
-							if c, ok := item.(map[string]any); ok {
-								img, _ := c["image"].(string)
-								n, _ := c["name"].(string)
-								out = append(out, Container{Path: fmt.Sprintf("%s[%d]", p, i), Name: n, Image: img})
-							}
-						}
-						continue
-					}
-				}
-				walk(child, p)
-			}
-		case []any:
-			for i, item := range t {
-				walk(item, fmt.Sprintf("%s[%d]", path, i))
-			}
-		}
-	}
-	walk(obj, "")
-	return out
-}
+// anywhere in an object.
+func Containers(obj map[string]any) []Container { return imageref.Containers(obj) }
 
 // podTemplatePaths are where workloads keep the metadata of their pods.
 var podTemplatePaths = map[string][]string{

@@ -258,7 +258,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		f, ok := byName[k.Value]
 		if !ok {
 			msg := fmt.Sprintf("unknown field %q", k.Value)
-			if s := suggest(k.Value, names); s != "" {
+			if s := Suggest(k.Value, names); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			where := "here"
@@ -326,7 +326,9 @@ func sorted(s []string) []string {
 
 // suggest returns the valid name closest to s, if it is close enough to be
 // a likely typo.
-func suggest(s string, valid []string) string {
+// Suggest returns the valid choice closest to s (within two edits), or "":
+// the "did you mean" of an error message.
+func Suggest(s string, valid []string) string {
 	best, bestD := "", 3
 	for _, v := range valid {
 		if d := distance(strings.ToLower(s), strings.ToLower(v)); d < bestD {
