@@ -51,6 +51,8 @@ type CRDs struct {
 // crdKind is one CustomResourceDefinition, ready to validate its objects.
 type crdKind struct {
 	name string // CustomResourceDefinition/widgets.example.com
+	// namespaced is the CRD's scope.
+	namespaced bool
 	// served lists the served versions in the CRD's order, for messages.
 	served   []string
 	versions map[string]*crdVersion // all versions, served or not
@@ -136,7 +138,7 @@ func (c *CRDs) Add(crd map[string]any) error {
 		return fmt.Errorf("%s is invalid: %s", name, strings.Join(msgs, "; "))
 	}
 
-	k := &crdKind{name: name, versions: map[string]*crdVersion{}}
+	k := &crdKind{name: name, namespaced: crdObj.Spec.Scope == apiextensions.NamespaceScoped, versions: map[string]*crdVersion{}}
 	for _, v := range crdObj.Spec.Versions {
 		cv := &crdVersion{served: v.Served}
 		k.versions[v.Name] = cv
@@ -223,6 +225,20 @@ func (c *CRDs) Known(apiVersion, kind string) bool {
 	}
 	_, ok := c.kinds[schema.GroupKind{Group: gv.Group, Kind: kind}]
 	return ok
+}
+
+// Namespaced reports whether the custom resources of kind in apiVersion's
+// group live in a namespace, and whether a CRD for them was added at all.
+func (c *CRDs) Namespaced(apiVersion, kind string) (namespaced, known bool) {
+	gv, err := schema.ParseGroupVersion(apiVersion)
+	if err != nil {
+		return false, false
+	}
+	k, ok := c.kinds[schema.GroupKind{Group: gv.Group, Kind: kind}]
+	if !ok {
+		return false, false
+	}
+	return k.namespaced, true
 }
 
 // Validate checks a custom resource against its CRD, as kube-apiserver with

@@ -36,6 +36,9 @@ type object struct {
 	content    map[string]any
 	src        source
 	typed      runtime.Object
+	// broken objects cannot be represented as JSON; they get that one
+	// finding and no other check.
+	broken bool
 }
 
 func (o *object) id() string {
@@ -48,10 +51,29 @@ var strictDecoder = serializer.NewCodecFactory(scheme.Scheme, serializer.EnableS
 
 // checker accumulates findings about objects.
 type checker struct {
-	crds        *CRDs
+	crds *CRDs
+	// invalidCRDs are the kinds whose CustomResourceDefinition in the
+	// overlay is invalid, with where it is written.
+	invalidCRDs map[schema.GroupKind]invalidCRD
 	singletons  []string
 	pipelineRef []string
-	findings    []Finding
+	// env is the environment being checked; nil for rendered manifests.
+	env      *envContext
+	findings []Finding
+}
+
+// envContext is what the checks need to know about the environment whose
+// objects they look at.
+type envContext struct {
+	name      string
+	namespace string
+	// kustomization is the overlay's kustomization file.
+	kustomization string
+}
+
+type invalidCRD struct {
+	name string // CustomResourceDefinition/widgets.example.com
+	at   string // file:line
 }
 
 func (c *checker) add(o *object, sev Severity, path, format string, args ...any) {
@@ -81,10 +103,19 @@ func (c *checker) decode(o *object) {
 	case o.apiVersion == "" || o.kind == "":
 		c.add(o, Error, "", "missing apiVersion or kind")
 		return
+	case gvk.Group == "apiextensions.k8s.io" && o.kind == "CustomResourceDefinition":
+		return // CRDs.Add checked it, metadata included
+	case gvk.GroupKind() == apiServiceKind && gvk.Version == "v1":
+		data, err := json.Marshal(o.content)
+		if err != nil {
+			c.add(o, Error, "", "cannot be represented as JSON: %v", err)
+			return
+		}
+		c.checkAPIService(o, data)
 	case scheme.Scheme.Recognizes(gvk):
 		data, err := json.Marshal(o.content)
 		if err != nil {
-			c.add(o, Error, "", "cannot encode: %v", err)
+			c.add(o, Error, "", "cannot be represented as JSON: %v", err)
 			return
 		}
 		typed, _, err := strictDecoder.Decode(data, nil, nil)
@@ -105,6 +136,10 @@ func (c *checker) decode(o *object) {
 		if alt := otherVersions(gvk); len(alt) > 0 {
 			c.add(o, Error, "apiVersion", "%s %s is not served by Kubernetes 1.34; valid apiVersions for %s: %s", o.apiVersion, o.kind, o.kind, strings.Join(alt, ", "))
 			return
+		}
+		if bad, ok := c.invalidCRDs[gvk.GroupKind()]; ok {
+			c.add(o, Warning, "", "not validated: its %s is invalid (see %s)", bad.name, bad.at)
+			break
 		}
 		c.add(o, Warning, "", "no schema for apiVersion %q kind %q: it is not a built-in type and no CustomResourceDefinition for it is in the overlay or in validation.crds; the object is not validated", o.apiVersion, o.kind)
 	}
@@ -170,7 +205,7 @@ func (c *checker) decodeError(o *object, err error) {
 	}
 	msg := err.Error()
 	if m := typeError.FindStringSubmatch(msg); m != nil {
-		c.add(o, Error, m[2], "wrong type: got %s, want %s", m[1], strings.TrimPrefix(m[3], "[]"))
+		c.add(o, Error, strings.TrimPrefix(m[2], "."), "wrong type: got %s, want %s", m[1], strings.TrimPrefix(m[3], "[]"))
 		return
 	}
 	c.add(o, Error, "", "does not decode as %s %s: %s", o.apiVersion, o.kind, msg)
@@ -188,18 +223,9 @@ func otherVersions(gvk schema.GroupVersionKind) []string {
 	return slices.Compact(out)
 }
 
-// dnsLabelKinds need names that are DNS labels, not just subdomains.
-var dnsLabelKinds = map[string]bool{"Namespace": true, "Service": true}
-
 func (c *checker) checkMeta(o *object) {
 	if o.name != "" {
-		var errs []string
-		if dnsLabelKinds[o.kind] {
-			errs = utilvalidation.IsDNS1123Label(o.name)
-		} else {
-			errs = utilvalidation.IsDNS1123Subdomain(o.name)
-		}
-		for _, e := range errs {
+		for _, e := range nameErrors(o) {
 			c.add(o, Error, "metadata.name", "invalid name %q: %s", o.name, e)
 		}
 	}
@@ -397,4 +423,67 @@ func (c *checker) requests(w *workload) {
 	}
 	check(w.pod.InitContainers, "initContainers")
 	check(w.pod.Containers, "containers")
+}
+
+// representable reports keys that are not strings, which YAML allows and
+// JSON, the form every Kubernetes object takes on its way to the API
+// server, does not (kustomize build fails on them too). The object is
+// marked broken: nothing else can be checked until it is fixed.
+func (c *checker) representable(o *object) {
+	var walk func(v any, path string)
+	walk = func(v any, path string) {
+		switch t := v.(type) {
+		case map[string]any:
+			for _, k := range slices.Sorted(maps.Keys(t)) {
+				walk(t[k], joinPath(path, k))
+			}
+		case map[any]any:
+			keys := slices.SortedFunc(maps.Keys(t), func(a, b any) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+			for _, k := range keys {
+				x := t[k]
+				if s, ok := k.(string); ok {
+					walk(x, joinPath(path, s))
+					continue
+				}
+				o.broken = true
+				key := fmt.Sprint(k)
+				f := Finding{File: o.src.file, Severity: Error, Env: o.env, Object: o.id()}
+				f.Line, f.Col = o.src.position(joinPath(path, key))
+				f.Message = fmt.Sprintf("%s: key %s is a %s, not a string: Kubernetes objects are JSON, whose keys are strings; quote it (\"%s\")", orRoot(path), key, yamlType(k), key)
+				c.findings = append(c.findings, f)
+			}
+		case []any:
+			for i, x := range t {
+				walk(x, fmt.Sprintf("%s[%d]", path, i))
+			}
+		}
+	}
+	walk(o.content, "")
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func orRoot(path string) string {
+	if path == "" {
+		return "the object"
+	}
+	return path
+}
+
+// yamlType names the YAML type a decoded key had.
+func yamlType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "boolean"
+	case int, int64, uint64, float64:
+		return "number"
+	}
+	return fmt.Sprintf("%T", v)
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/driftless-dev/driftless/internal/render"
 	"github.com/driftless-dev/driftless/internal/spec"
@@ -71,6 +72,7 @@ func Pipeline(p *spec.Pipeline, envs []string) (*Report, error) {
 			}
 			objs = append(objs, o)
 		}
+		c.env = &envContext{name: env.Name, namespace: env.Namespace, kustomization: kfile}
 		c.check(objs)
 		r.Objects += len(objs)
 	}
@@ -115,8 +117,16 @@ func Manifests(p *spec.Pipeline, files []string) (*Report, error) {
 				continue // an empty document, as after a trailing ---
 			}
 			var content map[string]any
-			if err := root.Decode(&content); err != nil || content == nil {
+			if root.Kind != yaml.MappingNode {
 				r.Findings = append(r.Findings, Finding{File: f, Line: root.Line, Col: root.Column, Severity: Error, Message: "not a Kubernetes object (a YAML mapping)"})
+				continue
+			}
+			if path, key := complexKey(root, ""); key != nil {
+				r.Findings = append(r.Findings, Finding{File: f, Line: key.Line, Col: key.Column, Severity: Error, Message: fmt.Sprintf("%s: a key is a %s, not a string: Kubernetes objects are JSON, whose keys are strings", orRoot(path), nodeKind(key))})
+				continue
+			}
+			if err := root.Decode(&content); err != nil {
+				r.Findings = append(r.Findings, Finding{File: f, Line: root.Line, Col: root.Column, Severity: Error, Message: "cannot be read as a Kubernetes object: " + strings.TrimPrefix(err.Error(), "yaml: ")})
 				continue
 			}
 			o := newObject("", normalizeYAML(content).(map[string]any))
@@ -158,17 +168,68 @@ func newObject(env string, content map[string]any) *object {
 
 // check runs every object check over one environment's objects.
 func (c *checker) check(objs []*object) {
+	var ok []*object
 	for _, o := range objs {
-		if o.kind == "CustomResourceDefinition" && strings.HasPrefix(o.apiVersion, "apiextensions.k8s.io/") {
-			if err := c.crds.Add(o.content); err != nil {
-				c.add(o, Error, "", "invalid CustomResourceDefinition: %v", err)
-			}
+		c.representable(o)
+		if !o.broken {
+			ok = append(ok, o)
 		}
 	}
-	for _, o := range objs {
+	for _, o := range ok {
+		if o.kind == "CustomResourceDefinition" && strings.HasPrefix(o.apiVersion, "apiextensions.k8s.io/") {
+			c.addCRD(o)
+		}
+	}
+	for _, o := range ok {
 		c.decode(o)
 	}
-	c.policies(objs)
+	c.namespaces(ok)
+	c.policies(ok)
+}
+
+// addCRD makes a CRD's kind known, or remembers that it is invalid so its
+// custom resources can say so.
+func (c *checker) addCRD(o *object) {
+	group, _ := lookup(o.content, "spec", "group").(string)
+	kind, _ := lookup(o.content, "spec", "names", "kind").(string)
+	gk := schema.GroupKind{Group: group, Kind: kind}
+	err := c.crds.Add(o.content)
+	if err == nil {
+		delete(c.invalidCRDs, gk)
+		return
+	}
+	c.add(o, Error, "", "invalid CustomResourceDefinition: %v", err)
+	if kind == "" {
+		return
+	}
+	if c.invalidCRDs == nil {
+		c.invalidCRDs = map[schema.GroupKind]invalidCRD{}
+	}
+	line, _ := o.src.position("")
+	c.invalidCRDs[gk] = invalidCRD{name: "CustomResourceDefinition " + o.name, at: fmt.Sprintf("%s:%d", o.src.file, line)}
+}
+
+// namespaces reports namespaced objects that have no namespace: apply-env
+// refuses them, as the API server gives it nowhere to put them.
+func (c *checker) namespaces(objs []*object) {
+	for _, o := range objs {
+		if o.namespace != "" || o.kind == "" {
+			continue
+		}
+		gk := schema.FromAPIVersionAndKind(o.apiVersion, o.kind).GroupKind()
+		namespaced, known := builtinScopes()[gk]
+		if !known {
+			namespaced, known = c.crds.Namespaced(o.apiVersion, o.kind)
+		}
+		if !known || !namespaced {
+			continue
+		}
+		if c.env == nil {
+			c.add(o, Error, "", "namespaced %s without a namespace: apply-env refuses it; set namespace: in the overlay that renders it", o.kind)
+			continue
+		}
+		c.add(o, Error, "", "namespaced %s without a namespace, and the overlay sets none: apply-env refuses it; set namespace: %s (environment %q's namespace in the spec) in %s", o.kind, c.env.namespace, c.env.name, c.env.kustomization)
+	}
 }
 
 func (c *checker) loadSpecCRDs(p *spec.Pipeline) []Finding {
@@ -256,4 +317,38 @@ func dedupe(fs []Finding) []Finding {
 		out = append(out, f)
 	}
 	return out
+}
+
+// complexKey finds a mapping key that is itself a sequence or a mapping,
+// which no Go map (and no JSON object) can hold.
+func complexKey(n *yaml.Node, path string) (string, *yaml.Node) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode && k.Kind != yaml.AliasNode {
+				return path, k
+			}
+			if p, bad := complexKey(v, joinPath(path, k.Value)); bad != nil {
+				return p, bad
+			}
+		}
+	case yaml.SequenceNode:
+		for i, item := range n.Content {
+			if p, bad := complexKey(item, fmt.Sprintf("%s[%d]", path, i)); bad != nil {
+				return p, bad
+			}
+		}
+	}
+	return "", nil
+}
+
+func nodeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "sequence"
+	case yaml.MappingNode:
+		return "mapping"
+	}
+	return "non-scalar"
 }

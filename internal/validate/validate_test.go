@@ -119,7 +119,10 @@ spec:
 		got = append(got, strings.TrimPrefix(x.String(), dir+"/"))
 	}
 	want := []string{
+		`test.yaml:1:1: error: Service/a: namespaced Service without a namespace: apply-env refuses it; set namespace: in the overlay that renders it`,
+		`test.yaml:8:1: error: Service/b: namespaced Service without a namespace: apply-env refuses it; set namespace: in the overlay that renders it`,
 		`test.yaml:14:7: error: Service/b: spec.ports.port: wrong type: got string, want int32`,
+		`test.yaml:16:1: error: Deployment/c: namespaced Deployment without a namespace: apply-env refuses it; set namespace: in the overlay that renders it`,
 		`test.yaml:24:30: error: Deployment/c: spec.template.spec.containers[0].image: container "c": image "nginx" has no tag (it would pull latest); pin a version tag or a digest`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
