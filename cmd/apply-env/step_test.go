@@ -101,7 +101,7 @@ func TestLockedExitsOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lock, err := apply.Acquire(context.Background(), clients, apply.Owner{Pipeline: "x", Env: "test", Namespace: ns}, "https://github.com/o/r/actions/runs/7", time.Second, t.Logf)
+	lock, err := apply.Acquire(context.Background(), clients, apply.Owner{Pipeline: "x", Env: "test", Namespace: ns}, apply.LockOptions{Holder: "https://github.com/o/r/actions/runs/7", Timeout: time.Second, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,6 +68,9 @@ type Applier struct {
 	// ForceRecreate deletes and recreates objects whose change touches an
 	// immutable field (never PersistentVolumeClaims).
 	ForceRecreate bool
+	// LeaseDuration is how long the environment's Lease holds without
+	// renewal; DefaultLeaseDuration when zero.
+	LeaseDuration time.Duration
 	// Logf prints progress.
 	Logf func(format string, args ...any)
 }

@@ -75,13 +75,18 @@ spec:
   selector: {matchLabels: {app: api}}
   template:
     metadata:
-      labels: {app: api%[4]s}
+      labels: {app: api%[4]s}%[6]s
     spec:
       containers: [{name: api, image: "registry.example.com/api@sha256:%[5]s"}]
 `, ns, map[bool]string{true: "second-value", false: "first-value"}[has("secret-v2")],
 		map[bool]int{true: 4, false: 600}[has("unready")],
-		map[bool]string{true: `, driftless.dev/test-unready: "true"`, false: ""}[has("unready")],
-		strings.Repeat(map[bool]string{true: "b", false: "a"}[has("v2") || has("unready")], 64))
+		map[bool]string{true: `, driftless.dev/test-unready: "true"`, false: ""}[has("unready")]+
+			map[bool]string{true: `, driftless.dev/test-unready: "crashloop"`, false: ""}[has("crashloop")],
+		strings.Repeat(map[bool]string{true: "b", false: "a"}[has("v2") || has("unready")]+map[bool]string{true: "c", false: ""}[has("crashloop")], 64)[:64],
+		// Pods of a crash-looping release hold a finalizer, so they stay
+		// terminating after a rollback until the test lets them go: the
+		// state in which health must judge only the current ReplicaSet.
+		map[bool]string{true: "\n      finalizers: [" + testHold + "]", false: ""}[has("crashloop")])
 	if !has("no-pvc") {
 		fmt.Fprintf(&b, `---
 apiVersion: apps/v1
@@ -100,6 +105,9 @@ spec:
 	}
 	return []byte(b.String())
 }
+
+// testHold is the finalizer crash-looping test pods carry.
+const testHold = "driftless.dev/test-hold"
 
 type env struct {
 	t  *testing.T
@@ -249,7 +257,7 @@ func TestLockSerialises(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	lock, err := Acquire(ctx, e.a.C, e.owner(), "https://ci.example.com/run/1", time.Second, e.logf)
+	lock, err := Acquire(ctx, e.a.C, e.owner(), LockOptions{Holder: "https://ci.example.com/run/1", Timeout: time.Second, Logf: e.logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +296,7 @@ func TestExpiredLeaseIsTakenOver(t *testing.T) {
 	ctx := context.Background()
 	// A runner killed mid-deploy: its lease is never released nor renewed.
 	secs := int32(1)
-	_, err := Acquire(ctx, e.a.C, e.owner(), "killed-runner", time.Second, e.logf)
+	_, err := Acquire(ctx, e.a.C, e.owner(), LockOptions{Holder: "killed-runner", Timeout: time.Second, Logf: e.logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +306,7 @@ func TestExpiredLeaseIsTakenOver(t *testing.T) {
 	if _, err := e.a.C.Kube.CoordinationV1().Leases(e.ns).Update(ctx, l, metav1.UpdateOptions{}); err != nil && !apierrors.IsConflict(err) {
 		t.Fatal(err)
 	}
-	lock, err := Acquire(ctx, e.a.C, e.owner(), "next-run", 5*time.Second, e.logf)
+	lock, err := Acquire(ctx, e.a.C, e.owner(), LockOptions{Holder: "next-run", Timeout: 5 * time.Second, Logf: e.logf})
 	if err != nil {
 		t.Fatalf("an expired lease must be taken over: %v", err)
 	}

@@ -215,7 +215,7 @@ func (a *Applier) Run(ctx context.Context, p *Plan) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	lock, err := Acquire(ctx, a.C, o, d.Holder, d.LockTimeout, a.logf)
+	lock, err := Acquire(ctx, a.C, o, LockOptions{Holder: d.Holder, Timeout: d.LockTimeout, Duration: a.LeaseDuration, Logf: a.logf})
 	if err != nil {
 		a.undoNamespace(createdNS, d.Namespace)
 		return nil, err

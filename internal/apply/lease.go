@@ -10,9 +10,22 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// LeaseDuration is how long a lease holds without renewal: a runner killed
-// mid-deploy blocks the environment at most this long.
-var LeaseDuration = 60 * time.Second
+// DefaultLeaseDuration is how long a lease holds without renewal: a
+// runner killed mid-deploy blocks the environment at most this long.
+const DefaultLeaseDuration = 60 * time.Second
+
+// LockOptions say who takes a Lease and how.
+type LockOptions struct {
+	// Holder identifies the run (the CI run URL).
+	Holder string
+	// Timeout is how long to wait while another run holds the lease.
+	Timeout time.Duration
+	// Duration is how long the lease holds without renewal;
+	// DefaultLeaseDuration when zero.
+	Duration time.Duration
+	// Logf prints progress.
+	Logf func(format string, args ...any)
+}
 
 // LockedError says another deployment holds the environment.
 type LockedError struct {
@@ -46,13 +59,14 @@ func (e *LeaseLostError) Unwrap() error { return e.Err }
 
 // Lock is a held lease.
 type Lock struct {
-	c       *Clients
-	lease   *coordinationv1.Lease // as last written by us
-	holder  string
-	stop    chan struct{}
-	stopped chan struct{}
-	lost    chan struct{}
-	err     error
+	c        *Clients
+	lease    *coordinationv1.Lease // as last written by us
+	holder   string
+	duration time.Duration
+	stop     chan struct{}
+	stopped  chan struct{}
+	lost     chan struct{}
+	err      error
 	// Waited is set when another run held the lease first.
 	Waited bool
 	// Created is set when the Lease did not exist before.
@@ -62,14 +76,21 @@ type Lock struct {
 // Acquire takes the owner's Lease for holder, waiting up to timeout while
 // another holder renews it. The lease is renewed in the background until
 // Release; Lost is closed if that fails.
-func Acquire(ctx context.Context, c *Clients, o Owner, holder string, timeout time.Duration, logf func(string, ...any)) (*Lock, error) {
+func Acquire(ctx context.Context, c *Clients, o Owner, opts LockOptions) (*Lock, error) {
+	holder, timeout, duration, logf := opts.Holder, opts.Timeout, opts.Duration, opts.Logf
+	if duration <= 0 {
+		duration = DefaultLeaseDuration
+	}
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
 	namespace, name := o.Namespace, o.LeaseName()
 	leases := c.Kube.CoordinationV1().Leases(namespace)
 	deadline := time.Now().Add(timeout)
 	said := false
 	for {
 		now := metav1.NewMicroTime(time.Now())
-		secs := int32(LeaseDuration / time.Second)
+		secs := int32(max(duration/time.Second, 1))
 		l, err := leases.Get(ctx, name, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
@@ -78,7 +99,7 @@ func Acquire(ctx context.Context, c *Clients, o Owner, holder string, timeout ti
 				Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &secs, AcquireTime: &now, RenewTime: &now},
 			}, metav1.CreateOptions{FieldManager: FieldManager})
 			if err == nil {
-				lock := start(c, l, holder)
+				lock := start(c, l, holder, duration)
 				lock.Created, lock.Waited = true, said
 				return lock, nil
 			}
@@ -100,7 +121,7 @@ func Acquire(ctx context.Context, c *Clients, o Owner, holder string, timeout ti
 				if cur != "" && cur != holder {
 					logf("apply-env: took over Lease/%s/%s from %s, which expired at %s", namespace, name, cur, expires.UTC().Format(time.RFC3339))
 				}
-				lock := start(c, got, holder)
+				lock := start(c, got, holder, duration)
 				lock.Waited = said
 				return lock, nil
 			} else if !apierrors.IsConflict(err) {
@@ -130,8 +151,8 @@ func expiry(l *coordinationv1.Lease) time.Time {
 	return l.Spec.RenewTime.Add(time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second)
 }
 
-func start(c *Clients, l *coordinationv1.Lease, holder string) *Lock {
-	lock := &Lock{c: c, lease: l, holder: holder, stop: make(chan struct{}), stopped: make(chan struct{}), lost: make(chan struct{})}
+func start(c *Clients, l *coordinationv1.Lease, holder string, duration time.Duration) *Lock {
+	lock := &Lock{c: c, lease: l, holder: holder, duration: duration, stop: make(chan struct{}), stopped: make(chan struct{}), lost: make(chan struct{})}
 	go lock.renew()
 	return lock
 }
@@ -158,7 +179,7 @@ func (l *Lock) id() string { return l.lease.Namespace + "/" + l.lease.Name }
 // without a successful renewal: well before another run could take it.
 func (l *Lock) renew() {
 	defer close(l.stopped)
-	t := time.NewTicker(LeaseDuration / 6)
+	t := time.NewTicker(l.duration / 6)
 	defer t.Stop()
 	leases := l.c.Kube.CoordinationV1().Leases(l.lease.Namespace)
 	last := time.Now()
@@ -168,7 +189,7 @@ func (l *Lock) renew() {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), LeaseDuration/6)
+		ctx, cancel := context.WithTimeout(context.Background(), l.duration/6)
 		next := l.lease.DeepCopy()
 		now := metav1.NewMicroTime(time.Now())
 		next.Spec.RenewTime = &now
@@ -198,7 +219,7 @@ func (l *Lock) renew() {
 			l.lease, last = got, time.Now()
 			continue
 		}
-		if time.Since(last) > LeaseDuration*2/3 {
+		if time.Since(last) > l.duration*2/3 {
 			l.err = &LeaseLostError{Lease: l.id(), Err: err}
 			close(l.lost)
 			return

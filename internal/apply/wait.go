@@ -177,6 +177,12 @@ func (a *Applier) currentPods(ctx context.Context, u *unstructured.Unstructured)
 	if err != nil || sel.Empty() {
 		return nil, nil
 	}
+	// Until the controller has seen the latest spec, its revision fields
+	// still name the revision before: after a rollback, the failed one.
+	observed, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
+	if observed < u.GetGeneration() {
+		return nil, nil
+	}
 	ns, owner := u.GetNamespace(), u.GetUID()
 	var match func(p *corev1.Pod) bool
 	switch kind {
