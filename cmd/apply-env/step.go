@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -71,6 +73,7 @@ func run(ctx context.Context, s *step.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading the manifests of %q: %w", env.Name, err)
 	}
+	maskSecrets(s, objs)
 	timeout := env.Timeout.Duration
 	if v := s.Input("timeout"); v != "" {
 		if timeout, err = time.ParseDuration(v); err != nil {
@@ -281,7 +284,7 @@ func (g *ghDeployment) finish(ctx context.Context, env *spec.Environment, ci ste
 	}
 	st := deploy.Status{State: deploy.StateSuccess, EnvironmentURL: env.URL, LogURL: ci.RunURL, Description: "deployed"}
 	if err != nil {
-		st.State, st.Description = deploy.StateFailure, err.Error()
+		st.State, st.Description = deploy.StateFailure, g.s.MaskString(err.Error())
 	}
 	if err := g.c.SetStatus(ctx, g.d, st); err != nil {
 		g.s.Logf("apply-env: warning: GitHub deployment status: %v", err)
@@ -317,6 +320,47 @@ func manifestsFor(ctx context.Context, s *step.Context, p *spec.Pipeline, env *s
 		return nil, err
 	}
 	return res.YAML, nil
+}
+
+// maskSecrets registers every Secret value of the manifests with the
+// masker before anything is printed: the API server quotes values in its
+// errors ("expected string, got ...{Value:7351904273}"), and those reach
+// the log, annotations, the summary and GitHub.
+func maskSecrets(s *step.Context, objs []*unstructured.Unstructured) {
+	for _, u := range objs {
+		if u.GetKind() != "Secret" || u.GroupVersionKind().Group != "" {
+			continue
+		}
+		for _, field := range []string{"data", "stringData"} {
+			m, _, _ := unstructured.NestedFieldNoCopy(u.Object, field)
+			values, _ := m.(map[string]any)
+			for _, v := range values {
+				str := scalarText(v)
+				s.Mask(str)
+				if field == "data" {
+					if b, err := base64.StdEncoding.DecodeString(str); err == nil {
+						s.Mask(string(b))
+					}
+				}
+			}
+		}
+	}
+}
+
+// scalarText spells a value as the API server quotes it: a number the
+// YAML held unquoted as its digits (7351904273, not 7.351904273e+09).
+func scalarText(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case float64:
+		return strconv.FormatFloat(t, 'f', -1, 64)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
 
 // checkImage refuses manifests in which the pipeline's image is not what
@@ -426,6 +470,12 @@ func summary(env *spec.Environment, d apply.Deployment, out *apply.Outcome, err 
 	}
 	fmt.Fprintf(&b, "| created | configured | unchanged | recreated | pruned |\n|---:|---:|---:|---:|---:|\n| %d | %d | %d | %d | %d |\n\n",
 		counts[apply.Created], counts[apply.Configured], counts[apply.Unchanged], counts[apply.Recreated], counts[apply.Pruned])
+	if len(out.DriftCorrected) > 0 {
+		fmt.Fprintf(&b, "Release %d was already live; this run put back what had drifted (recorded on the release, no new release): %s\n\n", out.Revision, strings.Join(out.DriftCorrected, ", "))
+	}
+	if len(out.LegacyLeft) > 0 {
+		fmt.Fprintf(&b, "Left alone, never pruned through the rename of driftless's ApplySet (delete them by hand if they are this pipeline's): %s\n\n", strings.Join(out.LegacyLeft, ", "))
+	}
 	b.WriteString("| object | change |\n|---|---|\n")
 	for _, r := range out.Results {
 		fmt.Fprintf(&b, "| `%s` | %s |\n", r.Object, r.Change)

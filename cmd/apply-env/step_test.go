@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/driftless-dev/driftless/internal/apply"
 	"github.com/driftless-dev/driftless/internal/cluster/clustertest"
 	"github.com/driftless-dev/driftless/internal/step/steptest"
@@ -136,5 +138,97 @@ func TestCannotRun(t *testing.T) {
 	r := steptest.Run(t, definition, run, nil, "--spec", spec, "--env", "test")
 	if r.Code != 1 || !strings.Contains(r.Stderr, "pipeline's image without a digest") {
 		t.Errorf("unpinned image: exit %d %s", r.Code, r.Stderr)
+	}
+}
+
+// TestRefusesWhatIsNotPinned: manifests rendered elsewhere are held to
+// kustomize-render's rule: the digest recorded is the one that runs, and
+// some container runs the pipeline's image. Refusals exit 2 and write
+// nothing.
+func TestRefusesWhatIsNotPinned(t *testing.T) {
+	c := clustertest.Shared(t)
+	ns := clustertest.Namespace(t, c)
+	dir := t.TempDir()
+	writeSpec(t, dir, ns)
+	m, err := os.ReadFile(filepath.Join(dir, "m.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := strings.Replace(testImage, "0123", "4567", 1)
+	// The container's image, not the recorded annotation.
+	runs := func(image string) string {
+		return strings.Replace(string(m), `{name: x, image: "`+testImage, `{name: x, image: "`+image, 1)
+	}
+	cases := map[string]struct {
+		manifests string
+		want      []string
+	}{
+		"another digest runs": {runs(other),
+			[]string{`do not run the recorded image digest sha256:0123`, `Deployment/` + ns + `/x container "x" runs "` + other}},
+		"the image under another name": {runs(strings.Replace(testImage, "/x@", "/y@", 1)),
+			[]string{`no container runs the pipeline's image ("r.example.com/x")`, `its containers run "r.example.com/y@`}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "m.yaml")
+			if err := os.WriteFile(f, []byte(tc.manifests), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := steptest.Run(t, definition, run, map[string]string{"KUBECONFIG": c.Kubeconfig()}, "--spec", filepath.Join(dir, "driftless.yaml"), "--env", "test", "--manifests", f)
+			if r.Code != 2 {
+				t.Fatalf("exit %d, want 2\n%s", r.Code, r.Stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.Stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, r.Stderr)
+				}
+			}
+		})
+	}
+	clients, err := apply.NewClients(c.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clients.Kube.CoreV1().ConfigMaps(ns).Get(context.Background(), "c", metav1.GetOptions{}); err == nil {
+		t.Error("a refused deployment applied the ConfigMap")
+	}
+}
+
+// TestSecretValuesNeverPrinted: the API server quotes a wrongly typed
+// Secret value in its error; the value reaches neither the log, the JSON
+// error nor the summary.
+func TestSecretValuesNeverPrinted(t *testing.T) {
+	c := clustertest.Shared(t)
+	ns := clustertest.Namespace(t, c)
+	dir := t.TempDir()
+	writeSpec(t, dir, ns)
+	m, err := os.ReadFile(filepath.Join(dir, "m.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(dir, "m.yaml")
+	secret := "apiVersion: v1\nkind: Secret\nmetadata: {name: pin, namespace: " + ns + "}\nstringData: {PIN: 7351904273}\n---\n"
+	if err := os.WriteFile(f, append([]byte(secret), m...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	summary := filepath.Join(t.TempDir(), "summary.md")
+	os.WriteFile(summary, nil, 0o644)
+	env := map[string]string{"KUBECONFIG": c.Kubeconfig(), "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": summary}
+	r := steptest.Run(t, definition, run, env, "--spec", filepath.Join(dir, "driftless.yaml"), "--env", "test", "--manifests", f, "--output", "json")
+	sum, _ := os.ReadFile(summary)
+	if r.Code != 2 || !strings.Contains(r.Stderr, "Secret/"+ns+"/pin") {
+		t.Fatalf("exit %d, want 2 naming the Secret\n%s", r.Code, r.Stderr)
+	}
+	// ::add-mask:: is how GitHub learns the value; nothing else may say it.
+	var stdout []string
+	for _, line := range strings.Split(r.Stdout, "\n") {
+		if !strings.HasPrefix(line, "::add-mask::") {
+			stdout = append(stdout, line)
+		}
+	}
+	for where, text := range map[string]string{"stderr": r.Stderr, "stdout": strings.Join(stdout, "\n"), "summary": string(sum)} {
+		if strings.Contains(text, "7351904273") {
+			t.Errorf("the Secret's value is in %s:\n%s", where, text)
+		}
 	}
 }
