@@ -26,6 +26,10 @@ type Finding struct {
 	// Object is Kind/namespace/name (Kind/name for cluster-scoped objects).
 	Object  string `json:"object,omitempty"`
 	Message string `json:"message"`
+	// Policy marks a finding of driftless's own deployment policies
+	// (floating images, namespaces, singletons, ...), which the API server
+	// does not enforce; the others are what it would refuse.
+	Policy bool `json:"policy,omitempty"`
 }
 
 // String formats the finding as file:line:col: severity: message, the form

@@ -77,7 +77,16 @@ type invalidCRD struct {
 }
 
 func (c *checker) add(o *object, sev Severity, path, format string, args ...any) {
-	f := Finding{File: o.src.file, Severity: sev, Env: o.env, Object: o.id(), Message: fmt.Sprintf(format, args...)}
+	c.addFinding(o, false, sev, path, format, args...)
+}
+
+// policy adds a finding of a deployment policy (see Finding.Policy).
+func (c *checker) policy(o *object, sev Severity, path, format string, args ...any) {
+	c.addFinding(o, true, sev, path, format, args...)
+}
+
+func (c *checker) addFinding(o *object, policy bool, sev Severity, path, format string, args ...any) {
+	f := Finding{File: o.src.file, Severity: sev, Env: o.env, Object: o.id(), Message: fmt.Sprintf(format, args...), Policy: policy}
 	f.Line, f.Col = o.src.position(path)
 	if path != "" {
 		f.Message = path + ": " + f.Message
@@ -311,11 +320,11 @@ func (c *checker) policies(objs []*object) {
 	}
 	for _, o := range objs {
 		for _, ct := range render.Containers(o.content) {
-			if c.isPipelineImage(ct.Image) {
+			if render.RunsPipelineImage(ct.Image, c.pipelineRef) {
 				continue // kustomize-render pins it by digest
 			}
 			if reason := render.Floating(ct.Image, nil); reason != "" {
-				c.add(o, Error, ct.Path+".image", "container %q: image %q %s", ct.Name, ct.Image, reason)
+				c.policy(o, Error, ct.Path+".image", "container %q: image %q %s", ct.Name, ct.Image, reason)
 			}
 		}
 		w := workloadOf(o)
@@ -326,17 +335,6 @@ func (c *checker) policies(objs []*object) {
 		c.singleton(w, hpas)
 		c.requests(w)
 	}
-}
-
-func (c *checker) isPipelineImage(image string) bool {
-	repo := image
-	if i := strings.IndexAny(repo, "@"); i >= 0 {
-		repo = repo[:i]
-	}
-	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
-		repo = repo[:i]
-	}
-	return slices.Contains(c.pipelineRef, repo)
 }
 
 func (c *checker) readWriteOnce(w *workload, pvcs map[string]*corev1.PersistentVolumeClaim) {
@@ -366,10 +364,10 @@ func (c *checker) readWriteOnce(w *workload, pvcs map[string]*corev1.PersistentV
 			if !w.o.src.has(path) {
 				path = vp // an implicit RollingUpdate: point at the volume
 			}
-			c.add(w.o, Error, path, "mounts %s PersistentVolumeClaim %q with a RollingUpdate strategy: the new pod can never attach the volume while the old pod holds it; set strategy.type: Recreate", mode, pvc.Name)
+			c.policy(w.o, Error, path, "mounts %s PersistentVolumeClaim %q with a RollingUpdate strategy: the new pod can never attach the volume while the old pod holds it; set strategy.type: Recreate", mode, pvc.Name)
 		}
 		if w.replicas > 1 {
-			c.add(w.o, Error, "spec.replicas", "runs %d replicas that all mount %s PersistentVolumeClaim %q: only one pod can attach it", w.replicas, mode, pvc.Name)
+			c.policy(w.o, Error, "spec.replicas", "runs %d replicas that all mount %s PersistentVolumeClaim %q: only one pod can attach it", w.replicas, mode, pvc.Name)
 		}
 	}
 }
@@ -393,16 +391,16 @@ func (c *checker) singleton(w *workload, hpas []*object) {
 	}
 	switch {
 	case w.kind == "DaemonSet":
-		c.add(w.o, Error, "kind", "declared singleton but a DaemonSet runs one pod per node; use a Deployment with replicas: 1 and strategy Recreate")
+		c.policy(w.o, Error, "kind", "declared singleton but a DaemonSet runs one pod per node; use a Deployment with replicas: 1 and strategy Recreate")
 	case w.replicas > 1:
-		c.add(w.o, Error, "spec.replicas", "declared singleton but runs %d replicas", w.replicas)
+		c.policy(w.o, Error, "spec.replicas", "declared singleton but runs %d replicas", w.replicas)
 	case w.kind == "Deployment" && w.strategy != string(appsv1.RecreateDeploymentStrategyType):
-		c.add(w.o, Error, "spec.strategy", "declared singleton but uses a RollingUpdate strategy, which starts the new pod before the old one has stopped; set strategy.type: Recreate")
+		c.policy(w.o, Error, "spec.strategy", "declared singleton but uses a RollingUpdate strategy, which starts the new pod before the old one has stopped; set strategy.type: Recreate")
 	}
 	for _, h := range hpas {
 		hpa := h.typed.(*autoscalingv2.HorizontalPodAutoscaler)
 		if h.namespace == w.o.namespace && hpa.Spec.ScaleTargetRef.Kind == w.kind && hpa.Spec.ScaleTargetRef.Name == w.o.name && hpa.Spec.MaxReplicas > 1 {
-			c.add(h, Error, "spec.maxReplicas", "scales singleton %s/%s up to %d replicas", w.kind, w.o.name, hpa.Spec.MaxReplicas)
+			c.policy(h, Error, "spec.maxReplicas", "scales singleton %s/%s up to %d replicas", w.kind, w.o.name, hpa.Spec.MaxReplicas)
 		}
 	}
 }
@@ -417,7 +415,7 @@ func (c *checker) requests(w *workload) {
 				}
 			}
 			if len(missing) > 0 {
-				c.add(w.o, Warning, fmt.Sprintf("%s.%s[%d]", w.podPath, field, i), "container %q has no %s request: the scheduler cannot place it reliably", ct.Name, strings.Join(missing, " or "))
+				c.policy(w.o, Warning, fmt.Sprintf("%s.%s[%d]", w.podPath, field, i), "container %q has no %s request: the scheduler cannot place it reliably", ct.Name, strings.Join(missing, " or "))
 			}
 		}
 	}

@@ -12,6 +12,19 @@ import (
 	"github.com/driftless-dev/driftless/internal/spec"
 )
 
+// appDeployment runs the pipeline's image in pipelineFindings' overlays.
+const appDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app, namespace: ns}
+spec:
+  strategy: {type: Recreate}
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec:
+      containers: [{name: app, image: app, resources: {requests: {cpu: 1m, memory: 1Mi}}}]
+`
+
 // pipelineFindings writes files into a temp dir (a spec with one
 // environment "t", namespace "ns", overlay "overlay", unless files say
 // otherwise), validates it and returns the findings as strings with the
@@ -24,6 +37,11 @@ func pipelineFindings(t *testing.T, files map[string]string) []string {
 	}
 	for k, v := range files {
 		all[k] = v
+	}
+	// Every environment must run the pipeline's image ("app").
+	if k, ok := all["overlay/kustomization.yaml"]; ok && !strings.Contains(k, "app.yaml") {
+		all["overlay/kustomization.yaml"] = strings.Replace(k, "resources: [", "resources: [app.yaml, ", 1)
+		all["overlay/app.yaml"] = appDeployment
 	}
 	for name, content := range all {
 		p := filepath.Join(dir, name)

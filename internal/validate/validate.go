@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -41,7 +42,7 @@ func Pipeline(p *spec.Pipeline, envs []string) (*Report, error) {
 		return nil, err
 	}
 	r := &Report{Findings: Static(p)}
-	c := &checker{crds: NewCRDs(), singletons: p.Validation.Singletons, pipelineRef: pipelineRepos(p)}
+	c := &checker{crds: NewCRDs(), singletons: p.Validation.Singletons, pipelineRef: render.PipelineRepos(p)}
 	r.Findings = append(r.Findings, c.loadSpecCRDs(p)...)
 	loc := newLocator()
 	for _, env := range selected {
@@ -74,6 +75,7 @@ func Pipeline(p *spec.Pipeline, envs []string) (*Report, error) {
 		}
 		c.env = &envContext{name: env.Name, namespace: env.Namespace, kustomization: kfile}
 		c.check(objs)
+		r.Findings = append(r.Findings, pipelineImage(p, env, objs)...)
 		r.Objects += len(objs)
 	}
 	r.Findings = append(r.Findings, c.findings...)
@@ -89,7 +91,7 @@ func Manifests(p *spec.Pipeline, files []string) (*Report, error) {
 	c := &checker{crds: NewCRDs()}
 	r := &Report{}
 	if p != nil {
-		c.singletons, c.pipelineRef = p.Validation.Singletons, pipelineRepos(p)
+		c.singletons, c.pipelineRef = p.Validation.Singletons, render.PipelineRepos(p)
 		r.Findings = append(r.Findings, c.loadSpecCRDs(p)...)
 	}
 	var objs []*object
@@ -225,10 +227,10 @@ func (c *checker) namespaces(objs []*object) {
 			continue
 		}
 		if c.env == nil {
-			c.add(o, Error, "", "namespaced %s without a namespace: apply-env refuses it; set namespace: in the overlay that renders it", o.kind)
+			c.policy(o, Error, "", "namespaced %s without a namespace: apply-env refuses it; set namespace: in the overlay that renders it", o.kind)
 			continue
 		}
-		c.add(o, Error, "", "namespaced %s without a namespace, and the overlay sets none: apply-env refuses it; set namespace: %s (environment %q's namespace in the spec) in %s", o.kind, c.env.namespace, c.env.name, c.env.kustomization)
+		c.policy(o, Error, "", "namespaced %s without a namespace, and the overlay sets none: apply-env refuses it; set namespace: %s (environment %q's namespace in the spec) in %s", o.kind, c.env.namespace, c.env.name, c.env.kustomization)
 	}
 }
 
@@ -248,13 +250,6 @@ func (c *checker) loadSpecCRDs(p *spec.Pipeline) []Finding {
 		}
 	}
 	return out
-}
-
-func pipelineRepos(p *spec.Pipeline) []string {
-	if p.Image.Name != "" && p.Image.Name != p.Image.Repository {
-		return []string{p.Image.Name, p.Image.Repository}
-	}
-	return []string{p.Image.Repository}
 }
 
 func selectEnvs(p *spec.Pipeline, names []string) ([]*spec.Environment, error) {
@@ -351,4 +346,46 @@ func nodeKind(n *yaml.Node) string {
 		return "mapping"
 	}
 	return "non-scalar"
+}
+
+// pipelineImage reports an environment in which no container runs the
+// pipeline's image: kustomize-render would pin nothing and refuse it. The
+// finding points at the spec's image.name (or image.repository), the line
+// to change when the manifests call the image otherwise.
+func pipelineImage(p *spec.Pipeline, env *spec.Environment, objs []*object) []Finding {
+	var robjs []render.Object
+	for _, o := range objs {
+		if !o.broken {
+			robjs = append(robjs, render.Object{APIVersion: o.apiVersion, Kind: o.kind, Namespace: o.namespace, Name: o.name, Content: o.content})
+		}
+	}
+	repos := render.PipelineRepos(p)
+	var ue *render.ImageUseError
+	if !errors.As(render.CheckPipelineImage(env.Name, robjs, repos, ""), &ue) {
+		return nil
+	}
+	field := "image.name"
+	if p.Image.Name == "" {
+		field = "image.repository"
+	}
+	f := Finding{File: p.File, Severity: Error, Env: env.Name, Policy: true}
+	f.Line, f.Col = p.Position(field)
+	names := quoteList(repos)
+	switch s := ue.Suggest(); {
+	case len(ue.Found) == 0:
+		f.Message = fmt.Sprintf("no container runs the pipeline's image (%s): the overlay has no containers at all, and an environment must run the image it deploys", names)
+	case s != "":
+		f.Message = fmt.Sprintf("no container runs the pipeline's image (%s); the containers run %s; set %s: %s, the name the manifests use, so kustomize-render pins it", names, quoteList(ue.Found), "image.name", s)
+	default:
+		f.Message = fmt.Sprintf("no container runs the pipeline's image (%s); the containers run %s; set image.name to the name the manifests give the service's image", names, quoteList(ue.Found))
+	}
+	return []Finding{f}
+}
+
+func quoteList(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
 }
