@@ -449,3 +449,36 @@ func TestLeaseLostStopsDeploy(t *testing.T) {
 		t.Errorf("stopping took %s", took)
 	}
 }
+
+// TestTrimKeepsLastHealthy: ten failed releases in a row never evict the
+// last deployed one, which rollback needs.
+func TestTrimKeepsLastHealthy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	o := e.owner()
+	good := &Release{Status: StatusDeployed, Version: "v1", Manifests: []byte("{}"), Time: time.Now()}
+	history := []*Release{}
+	if _, err := Record(ctx, e.a.C, o, good, history); err != nil {
+		t.Fatal(err)
+	}
+	for i := range HistoryLimit + 2 {
+		h, err := History(ctx, e.a.C, o, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Record(ctx, e.a.C, o, &Release{Status: StatusFailed, Version: fmt.Sprintf("v2.%d", i), Manifests: []byte("{}"), Time: time.Now()}, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := History(ctx, e.a.C, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := LastDeployed(h); last == nil || last.Version != "v1" {
+		t.Errorf("the last deployed release was evicted: %+v", last)
+	}
+	if len(h) != HistoryLimit+1 {
+		t.Errorf("%d releases kept, want the %d newest and the last deployed", len(h), HistoryLimit)
+	}
+}
