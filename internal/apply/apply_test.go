@@ -459,6 +459,11 @@ func TestAPIServerGoesAway(t *testing.T) {
 	if !strings.Contains(err.Error(), "connection refused") && !strings.Contains(err.Error(), "EOF") && !strings.Contains(err.Error(), "connection reset") {
 		t.Errorf("the error should say the API server went away: %v", err)
 	}
+	// Said once, not once per object that was still to go.
+	var ue *UnreachableError
+	if !errors.As(err, &ue) || strings.Count(err.Error(), "cannot be reached") != 1 || strings.Count(err.Error(), "\n") > 0 {
+		t.Errorf("want one UnreachableError line, got:\n%v", err)
+	}
 	// Nothing was pruned: the ConfigMap the new manifests drop is still there.
 	if _, err := e.a.C.Kube.CoreV1().ConfigMaps(e.ns).Get(ctx, "runtime", metav1.GetOptions{}); err != nil {
 		t.Errorf("pruned before the apply finished: %v", err)

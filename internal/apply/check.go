@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"syscall"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 )
 
 // planned is what the dry run of an object found.
@@ -143,11 +147,14 @@ func (a *Applier) check(ctx context.Context, p *Plan) error {
 	return nil
 }
 
-// parallel runs f over objs with a.workers() goroutines and returns the
-// errors in the objects' order. It stops dispatching when ctx ends.
+// parallel runs f over objs with Workers goroutines and returns the errors
+// in the objects' order. It stops dispatching when ctx ends or the API
+// server cannot be reached: every further object would fail the same way,
+// and the error says so once, with how many objects were not tried.
 func (a *Applier) parallel(ctx context.Context, objs []*unstructured.Unstructured, f func(*unstructured.Unstructured) error) []error {
 	errs := make([]error, len(objs))
 	jobs := make(chan int)
+	var gone atomic.Pointer[error]
 	var wg sync.WaitGroup
 	for range min(Workers, len(objs)) {
 		wg.Add(1)
@@ -155,18 +162,51 @@ func (a *Applier) parallel(ctx context.Context, objs []*unstructured.Unstructure
 			defer wg.Done()
 			for i := range jobs {
 				errs[i] = f(objs[i])
+				if errs[i] != nil && unreachable(errs[i]) {
+					gone.CompareAndSwap(nil, &errs[i])
+				}
 			}
 		}()
 	}
+	sent := 0
 	for i := range objs {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || gone.Load() != nil {
 			break
 		}
 		jobs <- i
+		sent++
 	}
 	close(jobs)
 	wg.Wait()
+	if g := gone.Load(); g != nil {
+		return []error{&UnreachableError{Err: *g, NotTried: len(objs) - sent}}
+	}
 	return slices.DeleteFunc(errs, func(e error) bool { return e == nil })
+}
+
+// UnreachableError is the API server going away mid-run: reported once,
+// not once per object.
+type UnreachableError struct {
+	Err error
+	// NotTried is how many objects were not sent once it was gone.
+	NotTried int
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("the API server cannot be reached: %v; %d more object(s) of this stage were not tried (nothing is pruned or recorded: the next run converges; a Lease it held expires after its duration, and a run by another holder waits until then)", e.Err, e.NotTried)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// unreachable reports whether err says the API server cannot be reached
+// (as opposed to refusing an object).
+func unreachable(err error) bool {
+	var se apierrors.APIStatus
+	if errors.As(err, &se) {
+		return false
+	}
+	return utilnet.IsConnectionRefused(err) || utilnet.IsConnectionReset(err) || utilnet.IsProbableEOF(err) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // definedKinds are the kinds the manifests' CustomResourceDefinitions

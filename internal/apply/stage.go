@@ -42,7 +42,11 @@ func (a *Applier) live(ctx context.Context, group []*unstructured.Unstructured) 
 			continue // the namespace is created in this run
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading %s in %q: %w", k.gvr.Resource, k.ns, err)
+			err = fmt.Errorf("reading %s in %q: %w", k.gvr.Resource, k.ns, err)
+			if unreachable(err) {
+				return nil, &UnreachableError{Err: err, NotTried: len(group)}
+			}
+			return nil, err
 		}
 		for i := range list.Items {
 			u := &list.Items[i]
