@@ -21,6 +21,8 @@ var builtinScopes = sync.OnceValue(func() map[schema.GroupKind]bool {
 		// Served by kube-apiserver but not in client-go's clientset.
 		{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}: false,
 		{Group: "apiregistration.k8s.io", Kind: "APIService"}:             false,
+		// Created through PodExpansion.Bind, not a getter of its own.
+		{Kind: "Binding"}: true,
 	}
 	clientset := reflect.TypeFor[kubernetes.Interface]()
 	for i := range clientset.NumMethod() {
