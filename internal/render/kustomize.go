@@ -20,6 +20,12 @@ import (
 // from when buildMetadata includes originAnnotations.
 const OriginAnnotation = "config.kubernetes.io/origin"
 
+// TransformationsAnnotation is where kustomize records, when buildMetadata
+// includes transformerAnnotations, a list of the kustomizations whose
+// transformers (patches, images, replicas, ...) ran over an object, in the
+// order they ran.
+const TransformationsAnnotation = "alpha.config.kubernetes.io/transformations"
+
 // Wrapper is what driftless adds around a user's overlay. The overlay is
 // rendered as the only resource of a generated kustomization, so the user's
 // files are never modified and the additions are done by kustomize itself.
@@ -29,6 +35,11 @@ type Wrapper struct {
 	// Origins asks kustomize to annotate every object with the file it came
 	// from (validate-config uses this to point findings at source lines).
 	Origins bool
+	// Transformations asks kustomize to annotate every object with the
+	// kustomizations whose transformers ran over it
+	// (TransformationsAnnotation), so a finding about a field a patch
+	// wrote can point at the patch.
+	Transformations bool
 }
 
 // Kustomize renders the overlay in dir. Paths in origin annotations are
@@ -66,6 +77,9 @@ func Kustomize(dir string, w Wrapper) (resmap.ResMap, error) {
 	if w.Origins && !slices.Contains(k.BuildMetadata, types.OriginAnnotations) {
 		k.BuildMetadata = append(slices.Clone(k.BuildMetadata), types.OriginAnnotations)
 	}
+	if w.Transformations && !slices.Contains(k.BuildMetadata, types.TransformerAnnotations) {
+		k.BuildMetadata = append(slices.Clone(k.BuildMetadata), types.TransformerAnnotations)
+	}
 	b, err := kyaml.Marshal(k)
 	if err != nil {
 		return nil, fmt.Errorf("rendering %q: %w", dir, err)
@@ -81,7 +95,7 @@ func Kustomize(dir string, w Wrapper) (resmap.ResMap, error) {
 	if err != nil {
 		return nil, kustomizeError(err, tmp, abs, filepath.ToSlash(rel), dir)
 	}
-	if w.Origins {
+	if w.Origins || w.Transformations {
 		if err := rebaseOrigins(m, tmp); err != nil {
 			return nil, fmt.Errorf("rendering overlay %q: %w", dir, err)
 		}
@@ -131,6 +145,19 @@ func (o Origin) File() string {
 	return o.ConfiguredIn
 }
 
+// ParseTransformations reads an object's transformations annotation.
+func ParseTransformations(annotations map[string]string) ([]Origin, bool) {
+	raw, ok := annotations[TransformationsAnnotation]
+	if !ok {
+		return nil, false
+	}
+	var ts []Origin
+	if err := kyaml.Unmarshal([]byte(raw), &ts); err != nil {
+		return nil, false
+	}
+	return ts, true
+}
+
 // ParseOrigin reads an object's origin annotation.
 func ParseOrigin(annotations map[string]string) (Origin, bool) {
 	raw, ok := annotations[OriginAnnotation]
@@ -161,16 +188,28 @@ func rebaseOrigins(m resmap.ResMap, tmp string) error {
 	}
 	for _, r := range m.Resources() {
 		ann := r.GetAnnotations()
-		o, ok := ParseOrigin(ann)
-		if !ok {
+		changed := false
+		if o, ok := ParseOrigin(ann); ok {
+			o.Path, o.ConfiguredIn = rebase(o.Path), rebase(o.ConfiguredIn)
+			b, err := kyaml.Marshal(o)
+			if err != nil {
+				return err
+			}
+			ann[OriginAnnotation], changed = string(b), true
+		}
+		if ts, ok := ParseTransformations(ann); ok {
+			for i := range ts {
+				ts[i].Path, ts[i].ConfiguredIn = rebase(ts[i].Path), rebase(ts[i].ConfiguredIn)
+			}
+			b, err := kyaml.Marshal(ts)
+			if err != nil {
+				return err
+			}
+			ann[TransformationsAnnotation], changed = string(b), true
+		}
+		if !changed {
 			continue
 		}
-		o.Path, o.ConfiguredIn = rebase(o.Path), rebase(o.ConfiguredIn)
-		b, err := kyaml.Marshal(o)
-		if err != nil {
-			return err
-		}
-		ann[OriginAnnotation] = string(b)
 		if err := r.SetAnnotations(ann); err != nil {
 			return err
 		}

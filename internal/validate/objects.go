@@ -39,6 +39,9 @@ type object struct {
 	// broken objects cannot be represented as JSON; they get that one
 	// finding and no other check.
 	broken bool
+	// transformations are the kustomizations whose transformers ran over
+	// the object, in order.
+	transformations []render.Origin
 }
 
 func (o *object) id() string {
@@ -58,7 +61,9 @@ type checker struct {
 	singletons  []string
 	pipelineRef []string
 	// env is the environment being checked; nil for rendered manifests.
-	env      *envContext
+	env *envContext
+	// loc finds the patches that wrote fields; nil for rendered manifests.
+	loc      *locator
 	findings []Finding
 }
 
@@ -88,6 +93,11 @@ func (c *checker) policy(o *object, sev Severity, path, format string, args ...a
 func (c *checker) addFinding(o *object, policy bool, sev Severity, path, format string, args ...any) {
 	f := Finding{File: o.src.file, Severity: sev, Env: o.env, Object: o.id(), Message: fmt.Sprintf(format, args...), Policy: policy}
 	f.Line, f.Col = o.src.position(path)
+	if c.loc != nil {
+		if file, line, col, ok := c.loc.written(o, path); ok {
+			f.File, f.Line, f.Col = file, line, col
+		}
+	}
 	if path != "" {
 		f.Message = path + ": " + f.Message
 	}

@@ -45,9 +45,10 @@ func Pipeline(p *spec.Pipeline, envs []string) (*Report, error) {
 	c := &checker{crds: NewCRDs(), singletons: p.Validation.Singletons, pipelineRef: render.PipelineRepos(p)}
 	r.Findings = append(r.Findings, c.loadSpecCRDs(p)...)
 	loc := newLocator()
+	c.loc = loc
 	for _, env := range selected {
 		kfile := kustomizationFile(p.Path(env.Overlay))
-		m, err := render.Kustomize(p.Path(env.Overlay), render.Wrapper{Origins: true})
+		m, err := render.Kustomize(p.Path(env.Overlay), render.Wrapper{Origins: true, Transformations: true})
 		if err != nil {
 			f := Finding{File: kfile, Severity: Error, Env: env.Name, Message: err.Error()}
 			var re *render.Error
@@ -65,8 +66,10 @@ func Pipeline(p *spec.Pipeline, envs []string) (*Report, error) {
 				continue
 			}
 			origin, _ := render.ParseOrigin(res.GetAnnotations())
+			transformations, _ := render.ParseTransformations(res.GetAnnotations())
 			stripOrigin(content)
 			o := newObject(env.Name, content)
+			o.transformations = transformations
 			o.src = loc.find(origin, o.kind, o.name)
 			if o.src.file == "" {
 				o.src.file = kfile
@@ -284,6 +287,7 @@ func stripOrigin(content map[string]any) {
 	meta, _ := content["metadata"].(map[string]any)
 	ann, _ := meta["annotations"].(map[string]any)
 	delete(ann, render.OriginAnnotation)
+	delete(ann, render.TransformationsAnnotation)
 	if ann != nil && len(ann) == 0 {
 		delete(meta, "annotations")
 	}
