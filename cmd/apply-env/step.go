@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -73,7 +71,6 @@ func run(ctx context.Context, s *step.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading the manifests of %q: %w", env.Name, err)
 	}
-	maskSecrets(s, objs)
 	timeout := env.Timeout.Duration
 	if v := s.Input("timeout"); v != "" {
 		if timeout, err = time.ParseDuration(v); err != nil {
@@ -320,47 +317,6 @@ func manifestsFor(ctx context.Context, s *step.Context, p *spec.Pipeline, env *s
 		return nil, err
 	}
 	return res.YAML, nil
-}
-
-// maskSecrets registers every Secret value of the manifests with the
-// masker before anything is printed: the API server quotes values in its
-// errors ("expected string, got ...{Value:7351904273}"), and those reach
-// the log, annotations, the summary and GitHub.
-func maskSecrets(s *step.Context, objs []*unstructured.Unstructured) {
-	for _, u := range objs {
-		if u.GetKind() != "Secret" || u.GroupVersionKind().Group != "" {
-			continue
-		}
-		for _, field := range []string{"data", "stringData"} {
-			m, _, _ := unstructured.NestedFieldNoCopy(u.Object, field)
-			values, _ := m.(map[string]any)
-			for _, v := range values {
-				str := scalarText(v)
-				s.Mask(str)
-				if field == "data" {
-					if b, err := base64.StdEncoding.DecodeString(str); err == nil {
-						s.Mask(string(b))
-					}
-				}
-			}
-		}
-	}
-}
-
-// scalarText spells a value as the API server quotes it: a number the
-// YAML held unquoted as its digits (7351904273, not 7.351904273e+09).
-func scalarText(v any) string {
-	switch t := v.(type) {
-	case string:
-		return t
-	case float64:
-		return strconv.FormatFloat(t, 'f', -1, 64)
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
 }
 
 // checkImage refuses manifests in which the pipeline's image is not what

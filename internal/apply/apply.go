@@ -2,9 +2,12 @@ package apply
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,9 +48,58 @@ type ObjectError struct {
 	Object string
 	Op     string
 	Err    error
+	// secrets are the object's Secret values: the API server quotes a
+	// wrongly typed one in its error text, which must never print it.
+	secrets []string
 }
 
-func (e *ObjectError) Error() string { return e.Object + ": " + e.Op + ": " + describe(e.Err) }
+func (e *ObjectError) Error() string {
+	return e.Object + ": " + e.Op + ": " + maskValues(describe(e.Err), e.secrets)
+}
+
+// secretValues are the values of a Secret as the API server may quote them
+// in an error (a number the YAML held unquoted as its digits), longest
+// first; nil for other objects.
+func secretValues(u *unstructured.Unstructured) []string {
+	if u.GetKind() != "Secret" || u.GroupVersionKind().Group != "" {
+		return nil
+	}
+	var out []string
+	for _, field := range []string{"data", "stringData"} {
+		m, _, _ := unstructured.NestedFieldNoCopy(u.Object, field)
+		values, _ := m.(map[string]any)
+		for _, v := range values {
+			switch t := v.(type) {
+			case string:
+				out = append(out, t)
+				if field == "data" {
+					if b, err := base64.StdEncoding.DecodeString(t); err == nil {
+						out = append(out, string(b))
+					}
+				}
+			case float64:
+				out = append(out, strconv.FormatFloat(t, 'f', -1, 64), fmt.Sprint(t))
+			default:
+				out = append(out, fmt.Sprint(t))
+				if b, err := json.Marshal(t); err == nil {
+					out = append(out, string(b))
+				}
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+// maskValues replaces every value in text with "***".
+func maskValues(text string, values []string) string {
+	for _, v := range values {
+		if v != "" {
+			text = strings.ReplaceAll(text, v, "***")
+		}
+	}
+	return text
+}
 
 func (e *ObjectError) Unwrap() error { return e.Err }
 
@@ -150,7 +202,7 @@ func (a *Applier) applyKnown(ctx context.Context, u, existing *unstructured.Unst
 	result, err = ri.Patch(ctx, u.GetName(), types.ApplyPatchType, data, opts)
 	if err != nil {
 		if isImmutable(err) {
-			ie := &ImmutableError{Object: ID(u), Detail: causes(err)}
+			ie := &ImmutableError{Object: ID(u), Detail: maskValues(causes(err), secretValues(u))}
 			if !a.ForceRecreate || u.GetKind() == "PersistentVolumeClaim" || dryRun {
 				return "", nil, existing, ie
 			}
@@ -160,7 +212,7 @@ func (a *Applier) applyKnown(ctx context.Context, u, existing *unstructured.Unst
 			}
 			return Recreated, nil, existing, nil
 		}
-		return "", nil, existing, &ObjectError{Object: ID(u), Op: "applying", Err: err}
+		return "", nil, existing, &ObjectError{Object: ID(u), Op: "applying", Err: err, secrets: secretValues(u)}
 	}
 	switch {
 	case existing == nil:
