@@ -106,11 +106,27 @@ func TestCorpusDeploys(t *testing.T) {
 					break
 				}
 			}
+			want := "replicas: 7"
 			if edited == "" {
-				t.Fatal("no workload that sets its replicas to edit")
+				// Replicas left to an autoscaler: edit the first workload's
+				// first container image instead.
+				for _, u := range objs {
+					if u.GetKind() == "Deployment" || u.GetKind() == "StatefulSet" {
+						patch := []byte(`[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"edited.example.com/by-hand:1"}]`)
+						res := clients.Dynamic.Resource(mustGVR(t, clients, u.GetAPIVersion(), u.GetKind())).Namespace(u.GetNamespace())
+						if _, err := res.Patch(context.Background(), u.GetName(), types.JSONPatchType, patch, metav1.PatchOptions{FieldManager: "kubectl-edit"}); err != nil {
+							t.Fatal(err)
+						}
+						edited, want = apply.ID(u), "edited.example.com/by-hand:1"
+						break
+					}
+				}
+			}
+			if edited == "" {
+				t.Fatal("no workload to edit")
 			}
 			r = step(t, filepath.Join(bin, "apply-env"), env, append(args, "--dry-run")...)
-			if r.code != 1 || !strings.Contains(r.stderr, edited+" would be configured") || !strings.Contains(r.stderr, "replicas: 7") {
+			if r.code != 1 || !strings.Contains(r.stderr, edited+" would be configured") || !strings.Contains(r.stderr, want) {
 				t.Fatalf("dry run after a hand edit of %s: exit %d, want 1 showing it\n%s", edited, r.code, r.stderr)
 			}
 			deployed++
