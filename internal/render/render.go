@@ -114,7 +114,7 @@ func Environment(p *spec.Pipeline, env *spec.Environment, opts Options) (*Result
 	if err != nil {
 		return nil, err
 	}
-	if err := addTraceability(m, opts); err != nil {
+	if err := addTraceability(m, opts, uniq(append(PipelineRepos(p), pinnedRepo)...)); err != nil {
 		return nil, fmt.Errorf("environment %q: adding traceability metadata: %w", env.Name, err)
 	}
 	objs, err := objects(m)
@@ -215,9 +215,12 @@ var podTemplatePaths = map[string][]string{
 var labelValue = regexp.MustCompile(`[^A-Za-z0-9._-]`)
 
 // addTraceability records version, Git sha, config revision and image on
-// every object, and on pod templates so that running pods say what they
-// are. Selectors are never touched: they are immutable.
-func addTraceability(m resmap.ResMap, o Options) error {
+// every object, and on the pod templates of the workloads that run the
+// pipeline's image (one of repos), so that their pods say what they are.
+// Other workloads' templates are left as written: a new release must not
+// restart a Redis singleton (Recreate, with downtime) whose pods did not
+// change. Selectors are never touched: they are immutable.
+func addTraceability(m resmap.ResMap, o Options, repos []string) error {
 	ann := map[string]string{}
 	if o.Version != "" {
 		ann[AnnotationVersion] = o.Version
@@ -249,6 +252,13 @@ func addTraceability(m resmap.ResMap, o Options) error {
 			return fmt.Errorf("%s: %w", resID(r), err)
 		}
 		if path, ok := podTemplatePaths[r.GetKind()]; ok {
+			content, err := r.Map()
+			if err != nil {
+				return fmt.Errorf("%s: %w", resID(r), err)
+			}
+			if !imageref.AnyRuns([]map[string]any{content}, repos) {
+				continue
+			}
 			if err := setMeta(r.RNode.YNode(), path, labels, ann); err != nil {
 				return fmt.Errorf("%s: %w", resID(r), err)
 			}

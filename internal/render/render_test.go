@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/driftless-dev/driftless/internal/imageref"
 	"github.com/driftless-dev/driftless/internal/spec"
 	"github.com/driftless-dev/driftless/internal/testtool"
 )
@@ -123,11 +124,15 @@ func stripDriftless(t *testing.T, objs []map[string]any) []map[string]any {
 	t.Helper()
 	for _, o := range objs {
 		metas := []map[string]any{o["metadata"].(map[string]any)}
-		if tmpl, ok := lookup(o, "spec", "template", "metadata").(map[string]any); ok {
-			metas = append(metas, tmpl)
-		}
-		if tmpl, ok := lookup(o, "spec", "jobTemplate", "spec", "template", "metadata").(map[string]any); ok {
-			metas = append(metas, tmpl)
+		// Only the pod templates of workloads that run the pipeline's
+		// image carry the release: others must not restart on a release.
+		if imageref.AnyRuns([]map[string]any{o}, []string{"registry.example.com/shop/api"}) {
+			if tmpl, ok := lookup(o, "spec", "template", "metadata").(map[string]any); ok {
+				metas = append(metas, tmpl)
+			}
+			if tmpl, ok := lookup(o, "spec", "jobTemplate", "spec", "template", "metadata").(map[string]any); ok {
+				metas = append(metas, tmpl)
+			}
 		}
 		for _, m := range metas {
 			for field, keys := range map[string][]string{
@@ -302,5 +307,41 @@ func TestOriginsPointAtSourceFiles(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("origins (-want +got):\n%s", diff)
+	}
+}
+
+// TestReleaseRestartsOnlyThePipelinesPods: a new release changes the pod
+// template of the workloads that run the pipeline's image and no other:
+// the example's Redis (a Recreate singleton holding user data) keeps its
+// pods, with no downtime, across releases and rollbacks.
+func TestReleaseRestartsOnlyThePipelinesPods(t *testing.T) {
+	t.Parallel()
+	root := testtool.Root(t)
+	p, err := spec.Load(filepath.Join(root, "driftless.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _ := p.Environment("prod")
+	templates := func(version, digest string) map[string]any {
+		res, err := Environment(p, env, Options{Image: p.Image.Repository + "@sha256:" + strings.Repeat(digest, 64), Version: version, GitSHA: version, ConfigRevision: "sha256:" + version})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]any{}
+		for _, o := range res.Objects {
+			if o.Kind == "Deployment" {
+				out[o.Name] = lookup(o.Content, "spec", "template")
+			}
+		}
+		return out
+	}
+	a, b := templates("v1.0.0", "a"), templates("v1.1.0", "b")
+	if diff := cmp.Diff(a["redis"], b["redis"]); diff != "" || a["redis"] == nil {
+		t.Errorf("a release changes Redis's pod template, restarting it (-v1.0.0 +v1.1.0):\n%s", diff)
+	}
+	for _, name := range []string{"pssp-api", "pssp-worker"} {
+		if cmp.Equal(a[name], b[name]) {
+			t.Errorf("%s's pod template does not change with the release", name)
+		}
 	}
 }
