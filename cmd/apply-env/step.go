@@ -115,6 +115,10 @@ func run(ctx context.Context, s *step.Context) error {
 	// Everything is checked before anything is written: the objects
 	// against the cluster (Prepare), then the promotion gates.
 	plan, err := a.Prepare(ctx, d)
+	var oe *apply.OutdatedError
+	if errors.As(err, &oe) {
+		return step.Failed(err)
+	}
 	if err != nil {
 		return err
 	}
@@ -144,7 +148,7 @@ func run(ctx context.Context, s *step.Context) error {
 	var le *apply.LockedError
 	var ie *apply.ImmutableError
 	switch {
-	case errors.As(err, &re), errors.As(err, &le), errors.As(err, &ie):
+	case errors.As(err, &re), errors.As(err, &le), errors.As(err, &ie), errors.As(err, &oe):
 		return step.Failed(err)
 	case err != nil:
 		return err

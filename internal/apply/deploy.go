@@ -5,12 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"golang.org/x/mod/semver"
 )
 
 // Deployment is one environment to put in the cluster.
@@ -101,6 +104,35 @@ func (e *RolloutError) Error() string {
 }
 
 func (e *RolloutError) Unwrap() error { return e.Health }
+
+// OutdatedError refuses a release older than the one live: two runs
+// started together serialise on the Lease, but the older must not land
+// after the newer (GitLab's "prevent outdated deployment jobs").
+// Going back is a rollback's job.
+type OutdatedError struct {
+	Owner        Owner
+	Version      string
+	Live         string
+	LiveRevision int
+}
+
+func (e *OutdatedError) Error() string {
+	return fmt.Sprintf("%s: release %s is older than %s, live as release %d (a newer run deployed it first); nothing was applied: to go back on purpose, use rollback", e.Owner, e.Version, e.Live, e.LiveRevision)
+}
+
+// older reports whether version a is a lower semantic version than b;
+// versions that are not semver (with or without a leading v) are never
+// older.
+func older(a, b string) bool {
+	canon := func(v string) string {
+		if !strings.HasPrefix(v, "v") {
+			v = "v" + v
+		}
+		return v
+	}
+	a, b = canon(a), canon(b)
+	return semver.IsValid(a) && semver.IsValid(b) && semver.Compare(a, b) < 0
+}
 
 // RefusedError is a deployment refused before anything was written.
 type RefusedError struct {
@@ -194,6 +226,9 @@ func (a *Applier) readHistory(ctx context.Context, p *Plan) error {
 	d := p.d
 	p.rel = &Release{Status: StatusDeployed, Digest: d.Digest, GitSHA: d.GitSHA, Version: d.Version, Override: d.Override, Manifests: d.Manifests}
 	if !d.Rollback {
+		if p.prev != nil && older(d.Version, p.prev.Version) {
+			return &OutdatedError{Owner: p.owner, Version: d.Version, Live: p.prev.Version, LiveRevision: p.prev.Revision}
+		}
 		return nil
 	}
 	target := rollbackTarget(history, p.prev)

@@ -482,3 +482,58 @@ func TestTrimKeepsLastHealthy(t *testing.T) {
 		t.Errorf("%d releases kept, want the %d newest and the last deployed", len(h), HistoryLimit)
 	}
 }
+
+// TestOlderReleaseNeverLandsLast: two runs started together serialise on
+// the Lease; the one carrying the older release, which saw an older live
+// release when it was prepared, is refused once it gets the Lease, instead
+// of landing after the newer one.
+func TestOlderReleaseNeverLandsLast(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	deployment := func(version string, opts ...string) Deployment {
+		d := e.deployment(manifests(e.ns, append([]string{"no-pvc"}, opts...)...))
+		d.Version, d.Holder = version, "run-"+version
+		return d
+	}
+	if _, err := e.a.Deploy(ctx, deployment("v1.0.0")); err != nil {
+		t.Fatalf("%v\n%s", err, e.log())
+	}
+	// Run A holds the Lease; run B, with an older release, is prepared
+	// while v1.0.0 is live and waits.
+	lockA, err := Acquire(ctx, e.a.C, e.owner(), LockOptions{Holder: "run-v1.2.4", Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	planB, err := e.a.Prepare(ctx, deployment("v1.2.3", "secret-v2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errB := make(chan error, 1)
+	go func() {
+		_, err := e.a.Run(ctx, planB)
+		errB <- err
+	}()
+	if _, err := e.a.Deploy(ctx, deployment("v1.2.4", "v2")); err != nil {
+		t.Fatalf("run A: %v\n%s", err, e.log())
+	}
+	lockA.Release()
+	err = <-errB
+	var oe *OutdatedError
+	if !errors.As(err, &oe) || oe.Live != "v1.2.4" {
+		t.Fatalf("run B: want an OutdatedError naming v1.2.4, got %v\n%s", err, e.log())
+	}
+	h, _ := History(ctx, e.a.C, e.owner(), nil)
+	if h[0].Version != "v1.2.4" || len(h) != 2 {
+		t.Errorf("history %+v: the older release was recorded", h)
+	}
+	sec, _ := e.a.C.Kube.CoreV1().Secrets(e.ns).Get(ctx, "key", metav1.GetOptions{})
+	if string(sec.Data["key"]) != "first-value" {
+		t.Errorf("run B applied its Secret: %q", sec.Data["key"])
+	}
+	// A later run of the older release is refused up front; a rollback
+	// is how to go back.
+	if _, err := e.a.Prepare(ctx, deployment("v1.2.3")); !errors.As(err, &oe) {
+		t.Errorf("preparing an older release: %v", err)
+	}
+}
