@@ -147,8 +147,9 @@ func run(ctx context.Context, s *step.Context) error {
 	var re *apply.RolloutError
 	var le *apply.LockedError
 	var ie *apply.ImmutableError
+	var ce *apply.CancelledError
 	switch {
-	case errors.As(err, &re), errors.As(err, &le), errors.As(err, &ie), errors.As(err, &oe):
+	case errors.As(err, &re), errors.As(err, &le), errors.As(err, &ie), errors.As(err, &oe), errors.As(err, &ce):
 		return step.Failed(err)
 	case err != nil:
 		return err

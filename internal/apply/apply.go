@@ -120,6 +120,9 @@ type Applier struct {
 	// ForceRecreate deletes and recreates objects whose change touches an
 	// immutable field (never PersistentVolumeClaims).
 	ForceRecreate bool
+	// CancelGrace bounds how long a deployment cancelled mid-rollout takes
+	// to put the last deployed release back; DefaultCancelGrace when zero.
+	CancelGrace time.Duration
 	// LeaseDuration is how long the environment's Lease holds without
 	// renewal; DefaultLeaseDuration when zero.
 	LeaseDuration time.Duration

@@ -310,6 +310,13 @@ func (a *Applier) run(ctx context.Context, p *Plan) (*Outcome, error) {
 	results, err := a.rollout(ctx, set, p.objs, p.checked, d)
 	out.Results = results
 	out.Changed = changed(results)
+	var lost *LeaseLostError
+	if err != nil && ctx.Err() != nil && !errors.As(context.Cause(ctx), &lost) {
+		// Cancelled mid-rollout (a cancelled CI job): put the last
+		// deployed release back within the grace period, record the
+		// outcome, and say what is live.
+		return out, a.cancelled(ctx, p, err)
+	}
 	if err != nil {
 		var he *HealthError
 		if !errors.As(err, &he) {
@@ -363,6 +370,81 @@ func (a *Applier) run(ctx context.Context, p *Plan) (*Outcome, error) {
 	}
 	out.Revision = rev
 	return out, nil
+}
+
+// DefaultCancelGrace is how long a cancelled deployment takes to put the
+// last deployed release back: GitHub Actions sends SIGINT, then SIGTERM
+// 7.5 s later, then kills the job 2.5 s after that.
+const DefaultCancelGrace = 5 * time.Second
+
+// CancelledError is a deployment cancelled mid-rollout: it says which
+// release was cut short and what is live now.
+type CancelledError struct {
+	Release, RolledBack int
+	Version             string
+	RolledBackVersion   string
+	// Restored is set when the last deployed release was re-applied
+	// (without waiting for its health: there is no time for that).
+	Restored bool
+	// Err is why restoring failed, when it did.
+	Err   error
+	Grace time.Duration
+}
+
+func (e *CancelledError) Error() string {
+	cut := fmt.Sprintf("cancelled during the rollout of release %d (%s)", e.Release, e.Version)
+	switch {
+	case e.RolledBack == 0:
+		return cut + ": there is no earlier release to put back; what was applied of it is live (see the objects above); run apply-env again to finish it, or deploy another release"
+	case e.Restored:
+		return fmt.Sprintf("%s: release %d (%s) was re-applied within the %s grace period; its health was not awaited: check it with apply-env's dry-run or kubectl rollout status", cut, e.RolledBack, e.RolledBackVersion, e.Grace)
+	}
+	return fmt.Sprintf("%s: re-applying release %d (%s) within the %s grace period failed: %v; what is live is a mix of both: run apply-env rollback (or deploy again) as soon as possible", cut, e.RolledBack, e.RolledBackVersion, e.Grace, e.Err)
+}
+
+func (e *CancelledError) Unwrap() error { return context.Canceled }
+
+// cancelled handles a rollout cut short by its context: within the grace
+// period it re-applies the last deployed release (stage by stage, without
+// waiting for health) and records the cut-short release as cancelled.
+func (a *Applier) cancelled(ctx context.Context, p *Plan, cause error) error {
+	grace := a.CancelGrace
+	if grace <= 0 {
+		grace = DefaultCancelGrace
+	}
+	gctx, stop := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer stop()
+	rel, prev := p.rel, p.prev
+	ce := &CancelledError{Version: rel.Version, Grace: grace}
+	a.logf("apply-env: %v: cancelled mid-rollout", cause)
+	if prev != nil && !p.d.Rollback {
+		ce.RolledBack, ce.RolledBackVersion = prev.Revision, prev.Version
+		objs, err := prev.Objects()
+		if err == nil {
+			p.owner.ApplySet().Label(objs)
+			for _, group := range Stages(objs) {
+				if len(group) == 0 {
+					continue
+				}
+				if _, _, err = a.applyStage(gctx, group, nil); err != nil {
+					break
+				}
+			}
+		}
+		ce.Restored, ce.Err = err == nil, err
+	}
+	rel.Status, rel.Time = StatusCancelled, p.d.Now()
+	if ce.Restored {
+		rel.Note = fmt.Sprintf("cancelled mid-rollout; release %d re-applied (health not awaited)", prev.Revision)
+	} else {
+		rel.Note = "cancelled mid-rollout; partly applied"
+	}
+	rev, err := Record(gctx, a.C, p.owner, rel, p.history)
+	if err != nil {
+		a.logf("apply-env: recording the cancelled release: %v", err)
+	}
+	ce.Release = rev
+	return ce
 }
 
 // rollout applies objs stage by stage, waits for health, then prunes.

@@ -537,3 +537,46 @@ func TestOlderReleaseNeverLandsLast(t *testing.T) {
 		t.Errorf("preparing an older release: %v", err)
 	}
 }
+
+// TestCancelledMidRollout: a cancelled CI job stops the deployment while
+// it waits for health; within the grace period the last deployed release
+// is put back, the cut-short release is recorded as cancelled, and the
+// error says what is live.
+func TestCancelledMidRollout(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	if _, err := e.a.Deploy(context.Background(), e.deployment(manifests(e.ns, "no-pvc"))); err != nil {
+		t.Fatalf("%v\n%s", err, e.log())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logf := e.a.Logf
+	e.a.Logf = func(f string, args ...any) {
+		logf(f, args...)
+		if strings.HasPrefix(f, "apply-env: waiting for health") {
+			cancel() // SIGTERM
+		}
+	}
+	d := e.deployment(manifests(e.ns, "no-pvc", "unready"))
+	d.Version = "v2"
+	start := time.Now()
+	_, err := e.a.Deploy(ctx, d)
+	var ce *CancelledError
+	if !errors.As(err, &ce) || !ce.Restored || ce.RolledBack != 1 || ce.Release != 2 {
+		t.Fatalf("want a CancelledError saying release 1 was put back, got %v\n%s", err, e.log())
+	}
+	if !strings.Contains(err.Error(), "cancelled during the rollout of release 2 (v2): release 1 () was re-applied within the 5s grace period") {
+		t.Errorf("error: %v", err)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("stopping took %s", took)
+	}
+	dep, _ := e.a.C.Kube.AppsV1().Deployments(e.ns).Get(context.Background(), "api", metav1.GetOptions{})
+	if _, bad := dep.Spec.Template.Labels["driftless.dev/test-unready"]; bad {
+		t.Error("the cut-short release is still live")
+	}
+	h, _ := History(context.Background(), e.a.C, e.owner(), nil)
+	if len(h) != 2 || h[0].Status != StatusCancelled || !strings.Contains(h[0].Note, "release 1 re-applied") || LastDeployed(h).Revision != 1 {
+		t.Errorf("history: %+v", h)
+	}
+}

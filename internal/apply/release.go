@@ -35,6 +35,7 @@ const (
 	annotationOverride                         = "driftless.dev/override-reason"
 	annotationRollbackOf                       = "driftless.dev/rollback-of"
 	annotationDriftCorrected                   = "driftless.dev/drift-corrected"
+	annotationNote                             = "driftless.dev/note"
 	manifestsKey                               = "manifests.yaml.gz"
 )
 
@@ -42,6 +43,8 @@ const (
 const (
 	StatusDeployed = "deployed"
 	StatusFailed   = "failed"
+	// StatusCancelled is a rollout cut short (a cancelled CI job).
+	StatusCancelled = "cancelled"
 )
 
 // HistoryLimit bounds the releases kept per environment.
@@ -64,7 +67,9 @@ type Release struct {
 	// DriftCorrected says when a re-apply of this very release last put
 	// back objects changed in the cluster, and which.
 	DriftCorrected string
-	Manifests      []byte
+	// Note says what happened when it is not plain (a cancelled rollout).
+	Note      string
+	Manifests []byte
 
 	// legacy is set on a release recorded under the old names, not yet
 	// adopted.
@@ -156,7 +161,7 @@ func fromSecret(s *corev1.Secret) (*Release, error) {
 	if err != nil {
 		return nil, fmt.Errorf("label %s %q is not a number", LabelRevision, s.Labels[LabelRevision])
 	}
-	r := &Release{Name: s.Name, Revision: rev, DriftCorrected: s.Annotations[annotationDriftCorrected], Status: s.Annotations[annotationStatus], Digest: s.Annotations[annotationDigest],
+	r := &Release{Name: s.Name, Revision: rev, DriftCorrected: s.Annotations[annotationDriftCorrected], Note: s.Annotations[annotationNote], Status: s.Annotations[annotationStatus], Digest: s.Annotations[annotationDigest],
 		GitSHA: s.Annotations[annotationGitSHA], Version: s.Annotations[annotationVersion], Override: s.Annotations[annotationOverride]}
 	r.Time, _ = time.Parse(time.RFC3339, s.Annotations[annotationTime])
 	r.RollbackOf, _ = strconv.Atoi(s.Annotations[annotationRollbackOf])
@@ -191,6 +196,9 @@ func Record(ctx context.Context, c *Clients, o Owner, r *Release, history []*Rel
 	}
 	if r.RollbackOf != 0 {
 		ann[annotationRollbackOf] = strconv.Itoa(r.RollbackOf)
+	}
+	if r.Note != "" {
+		ann[annotationNote] = r.Note
 	}
 	r.Name = o.releaseName(r.Revision)
 	s := &corev1.Secret{
