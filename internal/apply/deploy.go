@@ -159,6 +159,9 @@ type Plan struct {
 	rel     *Release
 	objs    []*unstructured.Unstructured
 	checked map[string]planned
+	// snapshot holds the live release's Secret values, read before this
+	// run wrote anything: in memory only, for a rollback in this run.
+	snapshot map[string]map[string][]byte
 	// nsMissing is set when the environment's namespace does not exist:
 	// its objects are dry-run once it does, before anything else.
 	nsMissing bool
@@ -207,6 +210,11 @@ func (a *Applier) Prepare(ctx context.Context, d Deployment) (*Plan, error) {
 	objs, err := Parse(p.rel.Manifests)
 	if err != nil {
 		return nil, &RefusedError{Owner: o, Problems: []error{fmt.Errorf("reading the manifests: %w", err)}}
+	}
+	// A recorded release holds no Secret values: a rollback applies the
+	// live ones.
+	if err := a.restoreSecrets(ctx, objs, nil); err != nil {
+		return nil, &RefusedError{Owner: o, Problems: []error{err}}
 	}
 	o.ApplySet().Label(objs)
 	p.objs = objs
@@ -306,6 +314,17 @@ func (a *Applier) run(ctx context.Context, p *Plan) (*Outcome, error) {
 	if p.target != nil {
 		a.logf("apply-env: rolling back %s from release %d to release %d (%s)", o, prev.Revision, p.target.Revision, p.target.Version)
 	}
+	// The values the live release's Secrets have now, in memory only, so
+	// that rolling back in this run restores them exactly.
+	if prev != nil {
+		prevObjs, err := prev.Objects()
+		if err != nil {
+			return out, fmt.Errorf("reading release %d: %w", prev.Revision, err)
+		}
+		if p.snapshot, err = a.secretSnapshot(ctx, prevObjs); err != nil {
+			return out, err
+		}
+	}
 	set := o.ApplySet()
 	results, err := a.rollout(ctx, set, p.objs, p.checked, d)
 	out.Results = results
@@ -335,6 +354,9 @@ func (a *Applier) run(ctx context.Context, p *Plan) (*Outcome, error) {
 		a.logf("apply-env: %v; rolling back to release %d (%s)", err, prev.Revision, prev.Version)
 		prevObjs, perr := prev.Objects()
 		if perr == nil {
+			perr = a.restoreSecrets(ctx, prevObjs, p.snapshot)
+		}
+		if perr == nil {
 			_, perr = a.rollout(ctx, set, prevObjs, nil, d)
 		}
 		re.RollbackOK, re.Rollback = perr == nil, perr
@@ -347,7 +369,11 @@ func (a *Applier) run(ctx context.Context, p *Plan) (*Outcome, error) {
 		out.LegacyLeft = left
 		a.logf("apply-env: %d object(s) of the former ApplySet %s are not in these manifests and were left alone (delete them by hand if they are this pipeline's): %v", len(left), o.legacyApplySet().Name, left)
 	}
-	if prev != nil && !d.Rollback && prev.Digest == rel.Digest && bytes.Equal(prev.Manifests, rel.Manifests) {
+	stored, err := redact(rel.Manifests)
+	if err != nil {
+		return out, err
+	}
+	if prev != nil && !d.Rollback && prev.Digest == rel.Digest && bytes.Equal(prev.Manifests, stored) {
 		// A re-apply of the live release is not a new release; what it
 		// put back is recorded on the release itself.
 		out.Revision = prev.Revision
@@ -420,6 +446,9 @@ func (a *Applier) cancelled(ctx context.Context, p *Plan, cause error) error {
 	if prev != nil && !p.d.Rollback {
 		ce.RolledBack, ce.RolledBackVersion = prev.Revision, prev.Version
 		objs, err := prev.Objects()
+		if err == nil {
+			err = a.restoreSecrets(gctx, objs, p.snapshot)
+		}
 		if err == nil {
 			p.owner.ApplySet().Label(objs)
 			for _, group := range Stages(objs) {

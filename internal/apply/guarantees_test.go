@@ -580,3 +580,71 @@ func TestCancelledMidRollout(t *testing.T) {
 		t.Errorf("history: %+v", h)
 	}
 }
+
+// TestHistoryKeepsNoSecretValues: release Secrets hold a hash of each
+// Secret's values, never the values; a rollback in the same run restores
+// the previous values exactly (from memory), and a later --rollback keeps
+// the live values, since older ones are not kept.
+func TestHistoryKeepsNoSecretValues(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	secretValue := func() string {
+		s, err := e.a.C.Kube.CoreV1().Secrets(e.ns).Get(ctx, "key", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(s.Data["key"])
+	}
+	if _, err := e.a.Deploy(ctx, e.deployment(manifests(e.ns, "no-pvc"))); err != nil {
+		t.Fatalf("%v\n%s", err, e.log())
+	}
+	if _, err := e.a.Deploy(ctx, e.deployment(manifests(e.ns, "no-pvc", "v2", "secret-v2"))); err != nil {
+		t.Fatalf("%v\n%s", err, e.log())
+	}
+	// A release that fails and changed the value: rolled back, the value
+	// is release 2's again.
+	failing := strings.Replace(string(manifests(e.ns, "no-pvc", "unready", "secret-v2")), "second-value", "third-value", 1)
+	d := e.deployment([]byte(failing))
+	d.Timeout = 3 * time.Minute
+	if _, err := e.a.Deploy(ctx, d); err == nil {
+		t.Fatal("the unready release deployed")
+	}
+	if v := secretValue(); v != "second-value" {
+		t.Errorf("after the automatic rollback the Secret holds %q, want release 2's", v)
+	}
+	list, err := e.a.C.Kube.CoreV1().Secrets(e.ns).List(ctx, metav1.ListOptions{LabelSelector: LabelRelease + "=true"})
+	if err != nil || len(list.Items) != 3 {
+		t.Fatalf("%d release Secrets, %v", len(list.Items), err)
+	}
+	for _, s := range list.Items {
+		r, err := fromSecret(&s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, leak := range []string{"first-value", "second-value", "third-value", "Zmlyc3QtdmFsdWU", "c2Vjb25kLXZhbHVl", "dGhpcmQtdmFsdWU"} {
+			if strings.Contains(string(r.Manifests), leak) {
+				t.Errorf("release %d keeps a Secret value (%s)", r.Revision, leak)
+			}
+		}
+		if !strings.Contains(string(r.Manifests), annotationValuesHash) {
+			t.Errorf("release %d records no hash of the Secret's values", r.Revision)
+		}
+	}
+	// --rollback to release 1: its value is not kept; the live one stays.
+	d = e.deployment(nil)
+	d.Rollback = true
+	if _, err := e.a.Deploy(ctx, d); err != nil {
+		t.Fatalf("%v\n%s", err, e.log())
+	}
+	if v := secretValue(); v != "second-value" {
+		t.Errorf("after --rollback the Secret holds %q, want the live value kept", v)
+	}
+	if !strings.Contains(e.log(), "Secret/"+e.ns+"/key keeps its current values") {
+		t.Errorf("the rollback did not say the Secret keeps its values:\n%s", e.log())
+	}
+	s, _ := e.a.C.Kube.CoreV1().Secrets(e.ns).Get(ctx, "key", metav1.GetOptions{})
+	if _, ok := s.Annotations[annotationValuesHash]; ok {
+		t.Error("the history's hash annotation reached the live Secret")
+	}
+}

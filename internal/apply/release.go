@@ -117,8 +117,17 @@ func Adopt(ctx context.Context, c *Clients, o Owner, history []*Release) error {
 		if !r.legacy {
 			continue
 		}
-		patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, LabelPipeline, o.Pipeline)
-		if _, err := c.Kube.CoreV1().Secrets(o.Namespace).Patch(ctx, r.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: FieldManager}); err != nil {
+		// Releases recorded before kept Secret values: leave them out now.
+		stored, err := redact(r.Manifests)
+		if err != nil {
+			return fmt.Errorf("adopting release %d of %s (Secret/%s/%s): %w", r.Revision, o, o.Namespace, r.Name, err)
+		}
+		r.Manifests = stored
+		patch, _ := json.Marshal(map[string]any{
+			"metadata": map[string]any{"labels": map[string]string{LabelPipeline: o.Pipeline}},
+			"data":     map[string][]byte{manifestsKey: gzipped(stored)},
+		})
+		if _, err := c.Kube.CoreV1().Secrets(o.Namespace).Patch(ctx, r.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager}); err != nil {
 			return fmt.Errorf("adopting release %d of %s (Secret/%s/%s): %w", r.Revision, o, o.Namespace, r.Name, err)
 		}
 		r.legacy = false
@@ -183,10 +192,13 @@ func Record(ctx context.Context, c *Clients, o Owner, r *Release, history []*Rel
 	if len(history) > 0 {
 		r.Revision = history[0].Revision + 1
 	}
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	zw.Write(r.Manifests)
-	zw.Close()
+	// Never a Secret's values: a hash of them instead.
+	stored, err := redact(r.Manifests)
+	if err != nil {
+		return 0, fmt.Errorf("recording release %d of %s: %w", r.Revision, o, err)
+	}
+	r.Manifests = stored
+	gz := gzipped(stored)
 	ann := map[string]string{
 		annotationStatus: r.Status, annotationDigest: r.Digest, annotationGitSHA: r.GitSHA,
 		annotationVersion: r.Version, annotationTime: r.Time.UTC().Format(time.RFC3339),
@@ -208,7 +220,7 @@ func Record(ctx context.Context, c *Clients, o Owner, r *Release, history []*Rel
 			Annotations: ann,
 		},
 		Type: ReleaseSecretType,
-		Data: map[string][]byte{manifestsKey: gz.Bytes()},
+		Data: map[string][]byte{manifestsKey: gz},
 	}
 	if _, err := c.Kube.CoreV1().Secrets(o.Namespace).Create(ctx, s, metav1.CreateOptions{FieldManager: FieldManager}); err != nil {
 		return 0, fmt.Errorf("recording release %d of %s in Secret/%s/%s: %w", r.Revision, o, o.Namespace, s.Name, err)
@@ -221,6 +233,14 @@ func Record(ctx context.Context, c *Clients, o Owner, r *Release, history []*Rel
 		}
 	}
 	return r.Revision, nil
+}
+
+func gzipped(b []byte) []byte {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(b)
+	zw.Close()
+	return gz.Bytes()
 }
 
 // markDriftCorrected records on release r that a re-apply of it put back
