@@ -468,6 +468,10 @@ func TestAPIServerGoesAway(t *testing.T) {
 	if _, err := e.a.C.Kube.CoreV1().ConfigMaps(e.ns).Get(ctx, "runtime", metav1.GetOptions{}); err != nil {
 		t.Errorf("pruned before the apply finished: %v", err)
 	}
+	// The Lease could not be released: the log says until when it holds.
+	if !strings.Contains(e.log(), "could not release Lease/"+e.ns+"/"+e.owner().LeaseName()) || !strings.Contains(e.log(), "a run of another holder waits until it expires at") {
+		t.Errorf("the log does not say the Lease stays held:\n%s", e.log())
+	}
 	// The lease of the interrupted run is still held; the next run by the
 	// same holder (a retried job) takes it at once and converges.
 	out, err := e.a.Deploy(ctx, e.deployment(next))

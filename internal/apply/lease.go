@@ -63,6 +63,7 @@ type Lock struct {
 	lease    *coordinationv1.Lease // as last written by us
 	holder   string
 	duration time.Duration
+	logf     func(string, ...any)
 	stop     chan struct{}
 	stopped  chan struct{}
 	lost     chan struct{}
@@ -99,7 +100,7 @@ func Acquire(ctx context.Context, c *Clients, o Owner, opts LockOptions) (*Lock,
 				Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &secs, AcquireTime: &now, RenewTime: &now},
 			}, metav1.CreateOptions{FieldManager: FieldManager})
 			if err == nil {
-				lock := start(c, l, holder, duration)
+				lock := start(c, l, holder, duration, logf)
 				lock.Created, lock.Waited = true, said
 				return lock, nil
 			}
@@ -121,7 +122,7 @@ func Acquire(ctx context.Context, c *Clients, o Owner, opts LockOptions) (*Lock,
 				if cur != "" && cur != holder {
 					logf("apply-env: took over Lease/%s/%s from %s, which expired at %s", namespace, name, cur, expires.UTC().Format(time.RFC3339))
 				}
-				lock := start(c, got, holder, duration)
+				lock := start(c, got, holder, duration, logf)
 				lock.Waited = said
 				return lock, nil
 			} else if !apierrors.IsConflict(err) {
@@ -151,8 +152,8 @@ func expiry(l *coordinationv1.Lease) time.Time {
 	return l.Spec.RenewTime.Add(time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second)
 }
 
-func start(c *Clients, l *coordinationv1.Lease, holder string, duration time.Duration) *Lock {
-	lock := &Lock{c: c, lease: l, holder: holder, duration: duration, stop: make(chan struct{}), stopped: make(chan struct{}), lost: make(chan struct{})}
+func start(c *Clients, l *coordinationv1.Lease, holder string, duration time.Duration, logf func(string, ...any)) *Lock {
+	lock := &Lock{c: c, lease: l, holder: holder, duration: duration, logf: logf, stop: make(chan struct{}), stopped: make(chan struct{}), lost: make(chan struct{})}
 	go lock.renew()
 	return lock
 }
@@ -237,12 +238,18 @@ func (l *Lock) Release() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cur, err := l.c.Kube.CoordinationV1().Leases(l.lease.Namespace).Get(ctx, l.lease.Name, metav1.GetOptions{})
-	if err != nil || cur.Spec.HolderIdentity == nil || *cur.Spec.HolderIdentity != l.holder {
-		return
+	if err == nil {
+		if cur.Spec.HolderIdentity == nil || *cur.Spec.HolderIdentity != l.holder {
+			return
+		}
+		empty := ""
+		cur.Spec.HolderIdentity = &empty
+		_, err = l.c.Kube.CoordinationV1().Leases(l.lease.Namespace).Update(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
 	}
-	empty := ""
-	cur.Spec.HolderIdentity = &empty
-	_, _ = l.c.Kube.CoordinationV1().Leases(l.lease.Namespace).Update(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
+	if err != nil && !apierrors.IsNotFound(err) {
+		l.logf("apply-env: could not release Lease/%s: %v; a run of another holder waits until it expires at %s (a retry of this job, the same holder, takes it at once)",
+			l.id(), err, expiry(l.lease).UTC().Format(time.RFC3339))
+	}
 }
 
 // Discard deletes a Lease this run created, for a deployment refused
