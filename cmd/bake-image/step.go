@@ -18,6 +18,7 @@ import (
 	"github.com/driftless-dev/driftless/internal/bake"
 	"github.com/driftless-dev/driftless/internal/configrev"
 	"github.com/driftless-dev/driftless/internal/registry"
+	"github.com/driftless-dev/driftless/internal/repofs"
 	"github.com/driftless-dev/driftless/internal/spec"
 	"github.com/driftless-dev/driftless/internal/step"
 )
@@ -114,7 +115,12 @@ func report(s *step.Context, res *bake.Result, repo name.Repository, rev string,
 
 // bakeSpec maps the pipeline spec and inputs to what is baked.
 func bakeSpec(ctx context.Context, s *step.Context, p *spec.Pipeline, ci step.CI) (bake.Spec, error) {
+	root, err := repofs.FindRoot(p.Dir)
+	if err != nil {
+		return bake.Spec{}, err
+	}
 	bs := bake.Spec{
+		Root:       root,
 		Base:       s.InputOr("base", p.Image.Base),
 		Entrypoint: p.Image.Entrypoint,
 		Cmd:        p.Image.Cmd,
@@ -131,6 +137,11 @@ func bakeSpec(ctx context.Context, s *step.Context, p *spec.Pipeline, ci step.CI
 		bs.Layers = append(bs.Layers, bake.File{Source: p.Path(l.From), Target: l.To, Mode: mode})
 	}
 	if st := p.Static; st != nil {
+		// The same rules as the bake itself, before configrev reads the
+		// files: its own refusals cannot say where a link leads.
+		if err := root.Check(ctx, p.Path(st.Dir), repofs.RefuseLinks); err != nil {
+			return bs, fmt.Errorf("static configuration: %w", err)
+		}
 		rev, err := configrev.Dir(p.Path(st.Dir))
 		if err != nil {
 			return bs, fmt.Errorf("static configuration: %w", err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -9,8 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -174,4 +178,173 @@ func TestCannotRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// escapable makes the project of project() in base/repo, next to
+// base/outside holding a secret (a runner's Docker config, say) and a
+// directory, then lets edit change it (the spec, links, pipes) before
+// returning the spec's path.
+func escapable(t *testing.T, host string, edit func(repo, outside string)) string {
+	t.Helper()
+	repo := project(t, host)
+	outside := filepath.Join(t.TempDir(), "outside")
+	os.MkdirAll(filepath.Join(outside, "dir"), 0o755)
+	os.WriteFile(filepath.Join(outside, "secret.txt"), []byte(`{"auths":{"ghcr.io":{"auth":"c2VjcmV0"}}}`), 0o600)
+	os.WriteFile(filepath.Join(outside, "dir", "plans.yaml"), []byte("plans: [stolen]\n"), 0o644)
+	edit(repo, outside)
+	return filepath.Join(repo, "driftless.yaml")
+}
+
+// replaceInSpec rewrites driftless.yaml in repo.
+func replaceInSpec(t *testing.T, repo, old, new string) {
+	t.Helper()
+	p := filepath.Join(repo, "driftless.yaml")
+	b, err := os.ReadFile(p)
+	if err != nil || !strings.Contains(string(b), old) {
+		t.Fatalf("%q not in the spec (%v)", old, err)
+	}
+	if err := os.WriteFile(p, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func relOutside(t *testing.T, repo, outside, name string) string {
+	t.Helper()
+	rel, err := filepath.Rel(repo, filepath.Join(outside, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rel
+}
+
+// TestRefusesWhatIsOutsideTheRepository: a pull request that edits
+// driftless.yaml (or adds a link) cannot bake a file from outside the
+// repository into an image: bake-image refuses with the path, where it
+// leads and why, exits 2 and pushes nothing.
+func TestRefusesWhatIsOutsideTheRepository(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		edit func(t *testing.T, repo, outside string)
+		want []string // in stderr, after the repository and outside paths are substituted
+	}{{
+		name: "layer from ../",
+		edit: func(t *testing.T, repo, outside string) {
+			replaceInSpec(t, repo, "from: bin/api", "from: "+relOutside(t, repo, outside, "secret.txt"))
+		},
+		want: []string{`layer /usr/local/bin/api: "OUTSIDE/secret.txt": outside the repository "REPO"`},
+	}, {
+		name: "layer from an absolute path",
+		edit: func(t *testing.T, repo, outside string) {
+			replaceInSpec(t, repo, "from: bin/api", "from: "+filepath.Join(outside, "secret.txt"))
+		},
+		want: []string{`image.layers[0].from: "OUTSIDE/secret.txt" must be relative to the spec's directory`},
+	}, {
+		name: "static dir an absolute path",
+		edit: func(t *testing.T, repo, outside string) {
+			replaceInSpec(t, repo, "dir: static", "dir: "+filepath.Join(outside, "dir"))
+		},
+		want: []string{`static configuration: "OUTSIDE/dir": outside the repository "REPO"`},
+	}, {
+		name: "layer from a link leading outside",
+		edit: func(t *testing.T, repo, outside string) {
+			os.Remove(filepath.Join(repo, "bin", "api"))
+			os.Symlink(filepath.Join(outside, "secret.txt"), filepath.Join(repo, "bin", "api"))
+		},
+		want: []string{`"REPO/bin/api" (resolves to "OUTSIDE/secret.txt"): outside the repository "REPO"`},
+	}, {
+		name: "link leading outside in a layer directory",
+		edit: func(t *testing.T, repo, outside string) {
+			replaceInSpec(t, repo, "{from: bin/api, to: /usr/local/bin/api", "{from: bin, to: /usr/local/bin")
+			os.Symlink(filepath.Join(outside, "secret.txt"), filepath.Join(repo, "bin", "config.json"))
+		},
+		want: []string{`"REPO/bin/config.json" (resolves to "OUTSIDE/secret.txt"): outside the repository "REPO"`},
+	}, {
+		name: "static dir ../",
+		edit: func(t *testing.T, repo, outside string) {
+			replaceInSpec(t, repo, "dir: static", "dir: "+relOutside(t, repo, outside, "dir"))
+		},
+		want: []string{`static configuration: "OUTSIDE/dir": outside the repository "REPO"`},
+	}, {
+		name: "static dir a link leading outside",
+		edit: func(t *testing.T, repo, outside string) {
+			os.RemoveAll(filepath.Join(repo, "static"))
+			os.Symlink(filepath.Join(outside, "dir"), filepath.Join(repo, "static"))
+		},
+		want: []string{`"REPO/static" (resolves to "OUTSIDE/dir"): outside the repository "REPO"`},
+	}, {
+		name: "link leading outside in the static dir",
+		edit: func(t *testing.T, repo, outside string) {
+			os.Symlink(filepath.Join(outside, "dir", "plans.yaml"), filepath.Join(repo, "static", "more.yaml"))
+		},
+		want: []string{`"REPO/static/more.yaml" (resolves to "OUTSIDE/dir/plans.yaml"): outside the repository "REPO"`},
+	}, {
+		name: "link inside the repository in the static dir",
+		edit: func(t *testing.T, repo, outside string) {
+			os.Symlink("plans.yaml", filepath.Join(repo, "static", "alias.yaml"))
+		},
+		want: []string{`"REPO/static/alias.yaml" (resolves to "REPO/static/plans.yaml"): a symbolic link (to "plans.yaml"); the static configuration holds only regular files and directories`},
+	}, {
+		name: "named pipe in the static dir",
+		edit: func(t *testing.T, repo, outside string) {
+			if err := syscall.Mkfifo(filepath.Join(repo, "static", "pipe.yaml"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		},
+		want: []string{`"REPO/static/pipe.yaml": a named pipe (FIFO), refused without being opened`},
+	}, {
+		name: "named pipe in a layer directory",
+		edit: func(t *testing.T, repo, outside string) {
+			replaceInSpec(t, repo, "{from: bin/api, to: /usr/local/bin/api", "{from: bin, to: /usr/local/bin")
+			if err := syscall.Mkfifo(filepath.Join(repo, "bin", "pipe"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		},
+		want: []string{`"REPO/bin/pipe": a named pipe (FIFO), refused without being opened`},
+	}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			host := startRegistry(t)
+			pushBase(t, host)
+			var repo, outside string
+			spec := escapable(t, host, func(r, o string) { repo, outside = r, o; tc.edit(t, r, o) })
+			var r steptest.Result
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				r = steptest.Run(t, definition, run, map[string]string{"SOURCE_DATE_EPOCH": "1700000000"}, "--spec", spec)
+			}()
+			select {
+			case <-done:
+			case <-time.After(60 * time.Second):
+				t.Fatal("bake-image still running after 60s")
+			}
+			for _, w := range tc.want {
+				w = strings.NewReplacer("REPO", repo, "OUTSIDE", outside).Replace(w)
+				if !strings.Contains(r.Stderr, w) {
+					t.Errorf("stderr does not say %q:\n%s", w, r.Stderr)
+				}
+			}
+			if r.Code != 2 {
+				t.Errorf("exit %d, want 2", r.Code)
+			}
+			repos, err := remote.Catalog(context.Background(), mustRegistry(t, host))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]string{"base/runtime"}, repos); diff != "" {
+				t.Errorf("repositories in the registry (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func mustRegistry(t *testing.T, host string) name.Registry {
+	t.Helper()
+	reg, err := name.NewRegistry(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/driftless-dev/driftless/internal/repofs"
 )
 
 // OCI annotation and label keys driftless writes.
@@ -37,6 +39,11 @@ const (
 // Spec is everything a bake depends on. The same Spec gives the same
 // digest, byte for byte.
 type Spec struct {
+	// Root is the repository every layer's and the static configuration's
+	// files must come from (repofs.FindRoot of the spec's directory):
+	// driftless.yaml is edited in pull requests, and must not be able to
+	// bake the runner's files into an image. Required.
+	Root *repofs.Root
 	// Base is a tag, a digest or "scratch".
 	Base string
 	// Layers are added in order, one layer each; the static
@@ -90,11 +97,17 @@ func (r *Result) Taggable() remote.Taggable {
 
 // Bake builds the image described by s on its base, reading the base with
 // the given remote options.
+//
+// Every file is read through s.Root's rules (internal/repofs), and the
+// reads stop once ctx ends.
 func Bake(ctx context.Context, s Spec, ropts []remote.Option, nopts ...name.Option) (*Result, error) {
+	if s.Root == nil {
+		return nil, errors.New("no repository root to confine the image's files to (Spec.Root)")
+	}
 	if s.Base == Scratch || s.Base == "" {
 		base := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 		base = mutate.ConfigMediaType(base, types.OCIConfigJSON)
-		img, err := bakeOne(s, base, "", Scratch, "", types.OCILayer)
+		img, err := bakeOne(ctx, s, base, "", Scratch, "", types.OCILayer)
 		if err != nil {
 			return nil, err
 		}
@@ -114,13 +127,13 @@ func Bake(ctx context.Context, s Spec, ropts []remote.Option, nopts ...name.Opti
 		if err != nil {
 			return nil, fmt.Errorf("reading base index %s: %w", ref, err)
 		}
-		return bakeIndex(s, idx, baseName, baseDigest, desc.MediaType)
+		return bakeIndex(ctx, s, idx, baseName, baseDigest, desc.MediaType)
 	}
 	base, err := desc.Image()
 	if err != nil {
 		return nil, fmt.Errorf("reading base image %s: %w", ref, err)
 	}
-	img, err := bakeOne(s, base, "", baseName, baseDigest, layerMediaType(desc.MediaType))
+	img, err := bakeOne(ctx, s, base, "", baseName, baseDigest, layerMediaType(desc.MediaType))
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +157,7 @@ func layerMediaType(manifest types.MediaType) types.MediaType {
 	return types.OCILayer
 }
 
-func bakeIndex(s Spec, idx v1.ImageIndex, baseName, baseDigest string, mt types.MediaType) (*Result, error) {
+func bakeIndex(ctx context.Context, s Spec, idx v1.ImageIndex, baseName, baseDigest string, mt types.MediaType) (*Result, error) {
 	im, err := idx.IndexManifest()
 	if err != nil {
 		return nil, fmt.Errorf("reading base index %s: %w", baseName, err)
@@ -165,7 +178,7 @@ func bakeIndex(s Spec, idx v1.ImageIndex, baseName, baseDigest string, mt types.
 		if err != nil {
 			return nil, fmt.Errorf("reading base %s for %s: %w", baseName, p, err)
 		}
-		img, err := bakeOne(s, base, p, baseName, baseDigest, layerMediaType(d.MediaType))
+		img, err := bakeOne(ctx, s, base, p, baseName, baseDigest, layerMediaType(d.MediaType))
 		if err != nil {
 			return nil, fmt.Errorf("platform %s: %w", p, err)
 		}
@@ -217,18 +230,24 @@ func expand(src, platform string) string {
 	return strings.NewReplacer("${TARGETOS}", os, "${TARGETARCH}", arch, "${TARGETVARIANT}", variant).Replace(src)
 }
 
-func bakeOne(s Spec, base v1.Image, platform, baseName, baseDigest string, lmt types.MediaType) (v1.Image, error) {
-	files := make([]File, 0, len(s.Layers)+1)
+func bakeOne(ctx context.Context, s Spec, base v1.Image, platform, baseName, baseDigest string, lmt types.MediaType) (v1.Image, error) {
+	type source struct {
+		File
+		links repofs.Links
+	}
+	files := make([]source, 0, len(s.Layers)+1)
 	for _, l := range s.Layers {
 		l.Source = expand(l.Source, platform)
-		files = append(files, l)
+		files = append(files, source{l, repofs.KeepLinks})
 	}
 	if s.Static != nil {
-		files = append(files, *s.Static)
+		// The revision hash covers regular files only; a link would be
+		// baked but not hashed.
+		files = append(files, source{*s.Static, repofs.RefuseLinks})
 	}
 	var adds []mutate.Addendum
 	for _, f := range files {
-		l, err := newLayer([]File{f}, s.Created, lmt)
+		l, err := newLayer(ctx, s.Root, f.File, f.links, s.Created, lmt)
 		if err != nil {
 			return nil, fmt.Errorf("layer %s: %w", f.Target, err)
 		}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/driftless-dev/driftless/internal/configrev"
 	"github.com/driftless-dev/driftless/internal/registry"
+	"github.com/driftless-dev/driftless/internal/repofs"
 )
 
 // recorder counts the requests a real in-process registry receives.
@@ -108,7 +109,9 @@ var sources = map[string]string{
 
 func specFor(dir, base string) Spec {
 	rev, _ := configrev.Dir(filepath.Join(dir, "static"))
+	root, _ := repofs.NewRoot(dir)
 	return Spec{
+		Root:           root,
 		Base:           base,
 		Layers:         []File{{Source: filepath.Join(dir, "bin/app"), Target: "/usr/local/bin/app"}},
 		Static:         &File{Source: filepath.Join(dir, "static"), Target: "/var/portal-api/static"},

@@ -2,13 +2,12 @@ package bake
 
 import (
 	"archive/tar"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -16,11 +15,14 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/driftless-dev/driftless/internal/repofs"
 )
 
 // File is one file or directory to put in the image.
 type File struct {
-	// Source is a file or directory on disk.
+	// Source is a file or directory on disk, inside Spec.Root once its
+	// links are resolved.
 	Source string
 	// Target is the absolute path in the image.
 	Target string
@@ -32,16 +34,24 @@ type File struct {
 // entry is one tar entry of a layer.
 type entry struct {
 	name   string // without leading slash
-	source string // "" for directories
+	source string // the file to read, its links resolved; "" for directories
 	link   string // symlink target
 	mode   fs.FileMode
 	dir    bool
 	size   int64
 }
 
-// collect lists the entries of a layer, parents included, sorted, so the
-// same files always make the same tar stream.
-func collect(files []File) ([]entry, error) {
+// collect lists the entries of the layer holding f, parents included,
+// sorted, so the same files always make the same tar stream. f.Source is
+// read through root's rules (internal/repofs): it must resolve inside the
+// repository, as must every link below it, which links then keeps as a
+// link or refuses; named pipes, sockets and devices are refused without
+// being opened. Every refusal is reported, not just the first.
+func collect(ctx context.Context, root *repofs.Root, f File, links repofs.Links) ([]entry, error) {
+	target := path.Clean(f.Target)
+	if !path.IsAbs(target) {
+		return nil, fmt.Errorf("target %q must be an absolute path in the image", f.Target)
+	}
 	byName := map[string]entry{}
 	addDir := func(p string) {
 		for d := p; d != "/" && d != "."; d = path.Dir(d) {
@@ -51,60 +61,29 @@ func collect(files []File) ([]entry, error) {
 			}
 		}
 	}
-	for _, f := range files {
-		target := path.Clean(f.Target)
-		if !path.IsAbs(target) {
-			return nil, fmt.Errorf("target %q must be an absolute path in the image", f.Target)
-		}
-		// The source itself may be a symlink (to a directory kept
-		// elsewhere); links inside it are kept as links.
-		if resolved, err := filepath.EvalSymlinks(f.Source); err == nil {
-			f.Source = resolved
-		}
-		fi, err := os.Lstat(f.Source)
+	var refused []error
+	err := root.Walk(ctx, f.Source, links, func(e repofs.Entry, err error) error {
 		if err != nil {
-			return nil, fmt.Errorf("adding %q: %w", f.Source, err)
-		}
-		if !fi.IsDir() {
-			e, err := fileEntry(f.Source, fi, strings.TrimPrefix(target, "/"), f.Mode)
-			if err != nil {
-				return nil, err
-			}
-			addDir(path.Dir(target))
-			byName[e.name] = e
-			continue
-		}
-		addDir(target)
-		err = filepath.WalkDir(f.Source, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, err := filepath.Rel(f.Source, p)
-			if err != nil {
-				return err
-			}
-			name := strings.TrimPrefix(path.Join(target, filepath.ToSlash(rel)), "/")
-			if name == "" {
-				return nil // the image's root itself (to: /)
-			}
-			if d.IsDir() {
-				byName[name] = entry{name: name, mode: 0o755, dir: true}
-				return nil
-			}
-			fi, err := d.Info()
-			if err != nil {
-				return err
-			}
-			e, err := fileEntry(p, fi, name, f.Mode)
-			if err != nil {
-				return err
-			}
-			byName[name] = e
+			refused = append(refused, err)
 			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("adding %q: %w", f.Source, err)
 		}
+		name := strings.TrimPrefix(path.Join(target, e.Rel), "/")
+		switch {
+		case e.IsDir() && e.Rel == ".":
+			addDir(target)
+		case e.IsDir():
+			byName[name] = entry{name: name, mode: 0o755, dir: true}
+		default:
+			addDir(path.Dir(path.Join(target, e.Rel)))
+			byName[name] = fileEntry(e, name, f.Mode)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(refused) > 0 {
+		return nil, errors.Join(refused...)
 	}
 	out := make([]entry, 0, len(byName))
 	for _, e := range byName {
@@ -114,29 +93,24 @@ func collect(files []File) ([]entry, error) {
 	return out, nil
 }
 
-func fileEntry(src string, fi fs.FileInfo, name string, mode fs.FileMode) (entry, error) {
-	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
-		target, err := os.Readlink(src)
-		if err != nil {
-			return entry{}, err
-		}
-		return entry{name: name, link: target, mode: 0o777}, nil
-	case !fi.Mode().IsRegular():
-		return entry{}, fmt.Errorf("%q is not a regular file, directory or symlink", src)
+// fileEntry is the tar entry of a regular file or a kept link.
+func fileEntry(e repofs.Entry, name string, mode fs.FileMode) entry {
+	if e.IsLink() {
+		return entry{name: name, link: e.Link, mode: 0o777}
 	}
 	if mode == 0 {
 		mode = 0o644
-		if fi.Mode()&0o111 != 0 {
+		if e.Mode&0o111 != 0 {
 			mode = 0o755
 		}
 	}
-	return entry{name: name, source: src, mode: mode, size: fi.Size()}, nil
+	return entry{name: name, source: e.Real, mode: mode, size: e.Size}
 }
 
 // writeTar writes the entries as a tar stream with owner root and the
-// given modification time on every entry.
-func writeTar(w io.Writer, entries []entry, mtime time.Time) error {
+// given modification time on every entry, reading the files through root
+// (which opens regular files only, and stops reading once ctx ends).
+func writeTar(ctx context.Context, root *repofs.Root, w io.Writer, entries []entry, mtime time.Time) error {
 	tw := tar.NewWriter(w)
 	for _, e := range entries {
 		h := &tar.Header{Name: e.name, Mode: int64(e.mode.Perm()), ModTime: mtime, Format: tar.FormatPAX}
@@ -154,7 +128,7 @@ func writeTar(w io.Writer, entries []entry, mtime time.Time) error {
 		if h.Typeflag != tar.TypeReg {
 			continue
 		}
-		f, err := os.Open(e.source)
+		f, err := root.Open(ctx, e.source)
 		if err != nil {
 			return err
 		}
@@ -170,10 +144,10 @@ func writeTar(w io.Writer, entries []entry, mtime time.Time) error {
 	return tw.Close()
 }
 
-// newLayer makes a layer that streams the files from disk whenever it is
-// read, so large static directories are never held in memory.
-func newLayer(files []File, mtime time.Time, mt types.MediaType) (v1.Layer, error) {
-	entries, err := collect(files)
+// newLayer makes a layer of f that streams the files from disk whenever it
+// is read, so large static directories are never held in memory.
+func newLayer(ctx context.Context, root *repofs.Root, f File, links repofs.Links, mtime time.Time, mt types.MediaType) (v1.Layer, error) {
+	entries, err := collect(ctx, root, f, links)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +156,7 @@ func newLayer(files []File, mtime time.Time, mt types.MediaType) (v1.Layer, erro
 	}
 	opener := func() (io.ReadCloser, error) {
 		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(writeTar(pw, entries, mtime)) }()
+		go func() { pw.CloseWithError(writeTar(ctx, root, pw, entries, mtime)) }()
 		return pr, nil
 	}
 	// The digest and the upload both need the compressed bytes: keep them

@@ -254,6 +254,22 @@ func (r *Root) Walk(ctx context.Context, path string, links Links, fn WalkFunc) 
 	})
 }
 
+// Check walks path as Walk does and returns every refusal and read
+// error, joined; nil when everything under path may be read.
+func (r *Root) Check(ctx context.Context, path string, links Links) error {
+	var errs []error
+	err := r.Walk(ctx, path, links, func(_ Entry, err error) error {
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return errors.Join(errs...)
+}
+
 // checkLink reads the link at e and refuses it unless it leads inside
 // the root and links keeps links.
 func (r *Root) checkLink(e *Entry, links Links) error {

@@ -1,0 +1,172 @@
+package bake
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// layerEntries lists the n-th layer of img from the end: name → "dir",
+// "link → target" or the file's mode and content.
+func layerEntries(t *testing.T, img v1.Image, n int) map[string]string {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := layers[len(layers)-n].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	out := map[string]string{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			out[h.Name] = "dir"
+		case tar.TypeSymlink:
+			out[h.Name] = "link → " + h.Linkname
+		default:
+			b, _ := io.ReadAll(tr)
+			out[h.Name] = os.FileMode(h.Mode).String() + " " + string(b)
+		}
+	}
+}
+
+// TestLinksInsideTheRepository: a layer's source that is a link is
+// followed (its content is baked); a link below a layer's directory that
+// resolves inside the repository is baked as the link it is, its target
+// text unchanged, as Git stores it; the bake stays reproducible.
+func TestLinksInsideTheRepository(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tree(t, dir, sources)
+	tree(t, dir, map[string]string{"tools/run.sh": "#!/bin/sh\n", "tools/conf/a.yaml": "a: 1\n"})
+	os.Symlink("run.sh", filepath.Join(dir, "tools", "run"))
+	os.Symlink("conf", filepath.Join(dir, "tools", "etc"))
+	os.Symlink("../bin/app", filepath.Join(dir, "tools", "app"))
+	os.Symlink("bin/app", filepath.Join(dir, "app-link"))
+	s := specFor(dir, Scratch)
+	s.Layers = []File{
+		{Source: filepath.Join(dir, "app-link"), Target: "/usr/local/bin/app"},
+		{Source: filepath.Join(dir, "tools"), Target: "/opt/tools"},
+	}
+	s.Static = nil
+	a, err := Bake(context.Background(), s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"usr/":              "dir",
+		"usr/local/":        "dir",
+		"usr/local/bin/":    "dir",
+		"usr/local/bin/app": "-rwxr-xr-x #!/bin/sh\necho app\n",
+	}
+	if diff := cmp.Diff(want, layerEntries(t, a.Image, 2)); diff != "" {
+		t.Errorf("layer of a linked file (-want +got):\n%s", diff)
+	}
+	want = map[string]string{
+		"opt/":                  "dir",
+		"opt/tools/":            "dir",
+		"opt/tools/app":         "link → ../bin/app",
+		"opt/tools/conf/":       "dir",
+		"opt/tools/conf/a.yaml": "-rw-r--r-- a: 1\n",
+		"opt/tools/etc":         "link → conf",
+		"opt/tools/run":         "link → run.sh",
+		"opt/tools/run.sh":      "-rw-r--r-- #!/bin/sh\n", // tree() makes only bin/ executable
+	}
+	if diff := cmp.Diff(want, layerEntries(t, a.Image, 1)); diff != "" {
+		t.Errorf("layer of a directory with links (-want +got):\n%s", diff)
+	}
+	b, err := Bake(context.Background(), s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Digest != b.Digest {
+		t.Errorf("two bakes of the same links: %s and %s", a.Digest, b.Digest)
+	}
+}
+
+// TestRefusedSources: what the rules refuse fails the bake, every refusal
+// of a layer named at once, before anything could be written.
+func TestRefusedSources(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	dir, outside := filepath.Join(base, "repo"), filepath.Join(base, "outside")
+	tree(t, dir, sources)
+	tree(t, outside, map[string]string{"secret.txt": "secret"})
+	os.Symlink(filepath.Join(outside, "secret.txt"), filepath.Join(dir, "bin", "leak"))
+	if err := syscall.Mkfifo(filepath.Join(dir, "bin", "pipe"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink("plans.yaml", filepath.Join(dir, "static", "alias.yaml"))
+	s := specFor(dir, Scratch)
+	tests := []struct {
+		name   string
+		layers []File
+		static bool
+		want   []string
+	}{
+		{"file outside", []File{{Source: dir + "/../outside/secret.txt", Target: "/x"}}, false,
+			[]string{`layer /x: "` + dir + `/../outside/secret.txt" (resolves to "` + outside + `/secret.txt"): outside the repository "` + dir + `"`}},
+		{"directory with a link outside and a pipe", []File{{Source: filepath.Join(dir, "bin"), Target: "/bin"}}, false,
+			[]string{
+				`layer /bin: "` + dir + `/bin/leak" (resolves to "` + outside + `/secret.txt"): outside the repository`,
+				`"` + dir + `/bin/pipe": a named pipe (FIFO), refused without being opened`,
+			}},
+		{"link in the static configuration", nil, true,
+			[]string{`layer /var/portal-api/static: "` + dir + `/static/alias.yaml" (resolves to "` + dir + `/static/plans.yaml"): a symbolic link (to "plans.yaml")`}},
+	}
+	for _, tt := range tests {
+		s := s
+		s.Layers = tt.layers
+		if !tt.static {
+			s.Static = nil
+		}
+		_, err := Bake(context.Background(), s, nil)
+		for _, w := range tt.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: Bake: %v, want %q", tt.name, err, w)
+			}
+		}
+	}
+}
+
+func TestBakeNeedsARoot(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tree(t, dir, sources)
+	s := specFor(dir, Scratch)
+	s.Root = nil
+	if _, err := Bake(context.Background(), s, nil); err == nil || !strings.Contains(err.Error(), "Spec.Root") {
+		t.Errorf("Bake without a root: %v", err)
+	}
+}
+
+func TestBakeStopsWithContext(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tree(t, dir, sources)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Bake(ctx, specFor(dir, Scratch), nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("Bake with an ended context: %v, want context.Canceled", err)
+	}
+}
