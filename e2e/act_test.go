@@ -15,6 +15,7 @@ import (
 
 	"github.com/driftless-dev/driftless/internal/apply"
 	"github.com/driftless-dev/driftless/internal/cluster/clustertest"
+	"github.com/driftless-dev/driftless/internal/kube"
 	"github.com/driftless-dev/driftless/internal/registry/registrytest"
 	"github.com/driftless-dev/driftless/internal/smoke/smoketest"
 	"github.com/driftless-dev/driftless/internal/testtool"
@@ -35,7 +36,7 @@ func TestActWorkflow(t *testing.T) {
 	bin := t.TempDir() // DRIFTLESS_BIN_DIR: install.sh takes the steps from here
 	build(t, bin, "validate-config", "bake-image", "tag-sync", "kustomize-render", "apply-env", "smoke-test")
 	c := clustertest.Shared(t)
-	clients, err := apply.NewClients(c.RESTConfig())
+	clients, err := kube.NewClients(c.RESTConfig(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/driftless-dev/driftless/internal/apply"
 	"github.com/driftless-dev/driftless/internal/cluster/clustertest"
 	"github.com/driftless-dev/driftless/internal/corpus"
+	"github.com/driftless-dev/driftless/internal/kube"
 )
 
 // clusterWide are kinds whose objects, once applied, change how the whole
@@ -34,7 +35,7 @@ func TestCorpusDeploys(t *testing.T) {
 	c := clustertest.Shared(t)
 	bin := t.TempDir()
 	build(t, bin, "kustomize-render", "apply-env")
-	clients, err := apply.NewClients(c.RESTConfig())
+	clients, err := kube.NewClients(c.RESTConfig(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func TestCorpusDeploys(t *testing.T) {
 	t.Logf("%d corpus application(s) deployed", deployed)
 }
 
-func mustGVR(t *testing.T, c *apply.Clients, apiVersion, kind string) schema.GroupVersionResource {
+func mustGVR(t *testing.T, c *kube.Clients, apiVersion, kind string) schema.GroupVersionResource {
 	t.Helper()
 	gv, err := schema.ParseGroupVersion(apiVersion)
 	if err != nil {

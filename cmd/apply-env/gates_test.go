@@ -15,6 +15,7 @@ import (
 	"github.com/driftless-dev/driftless/internal/apply"
 	"github.com/driftless-dev/driftless/internal/cluster/clustertest"
 	"github.com/driftless-dev/driftless/internal/evidence"
+	"github.com/driftless-dev/driftless/internal/kube"
 	"github.com/driftless-dev/driftless/internal/registry"
 	"github.com/driftless-dev/driftless/internal/registry/registrytest"
 	"github.com/driftless-dev/driftless/internal/step/steptest"
@@ -62,7 +63,7 @@ environments:
 	}
 	env := map[string]string{"KUBECONFIG": c.Kubeconfig()}
 	args := []string{"--spec", filepath.Join(dir, "driftless.yaml"), "--env", "prod", "--manifests", filepath.Join(dir, "m.yaml"), "--image", image, "--release", "v1.0.0"}
-	clients, err := apply.NewClients(c.RESTConfig())
+	clients, err := kube.NewClients(c.RESTConfig(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

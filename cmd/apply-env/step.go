@@ -20,6 +20,7 @@ import (
 	"github.com/driftless-dev/driftless/internal/deploy"
 	"github.com/driftless-dev/driftless/internal/evidence"
 	"github.com/driftless-dev/driftless/internal/gate"
+	"github.com/driftless-dev/driftless/internal/kube"
 	"github.com/driftless-dev/driftless/internal/registry"
 	"github.com/driftless-dev/driftless/internal/release"
 	"github.com/driftless-dev/driftless/internal/render"
@@ -44,7 +45,7 @@ var definition = step.Definition{
 		{Name: "force-recreate", Description: "Delete and recreate objects whose change touches an immutable field (never PersistentVolumeClaims).", Bool: true, Default: "false"},
 		{Name: "override-freeze", Description: "Deploy inside a freeze window; the reason given is recorded in the release."},
 		{Name: "ci-environment", Description: "The GitHub or GitLab environment the job runs in, when its name differs from the driftless environment's (GitHub exposes no variable for it)."},
-	}, access.ClusterInputs...), access.RegistryInputs...),
+	}, kube.Inputs...), access.RegistryInputs...),
 	Outputs: []step.Output{
 		{Name: "revision", Description: "The release revision now deployed (unchanged on a re-apply that changed nothing)."},
 		{Name: "changed", Description: "true when any object was created, configured, recreated or pruned (with dry-run: would be)."},
@@ -81,7 +82,7 @@ func run(ctx context.Context, s *step.Context) error {
 	if err != nil {
 		return fmt.Errorf("input %q: %q is not a duration (e.g. 5m)", "lock-timeout", s.Input("lock-timeout"))
 	}
-	clients, err := access.Cluster(s)
+	clients, err := kube.ForStep(s, definition.Name)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/driftless-dev/driftless/internal/apply"
 	"github.com/driftless-dev/driftless/internal/cluster/clustertest"
+	"github.com/driftless-dev/driftless/internal/kube"
 	"github.com/driftless-dev/driftless/internal/step/steptest"
 	"github.com/driftless-dev/driftless/internal/testtool"
 )
@@ -99,7 +100,7 @@ func ungated(t *testing.T) string {
 func TestLockedExitsOne(t *testing.T) {
 	c := clustertest.Shared(t)
 	ns := clustertest.Namespace(t, c)
-	clients, err := apply.NewClients(c.RESTConfig())
+	clients, err := kube.NewClients(c.RESTConfig(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +186,7 @@ func TestRefusesWhatIsNotPinned(t *testing.T) {
 			}
 		})
 	}
-	clients, err := apply.NewClients(c.RESTConfig())
+	clients, err := kube.NewClients(c.RESTConfig(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/driftless-dev/driftless/internal/configrev"
 	"github.com/driftless-dev/driftless/internal/deploy"
 	"github.com/driftless-dev/driftless/internal/evidence"
+	"github.com/driftless-dev/driftless/internal/kube"
 	"github.com/driftless-dev/driftless/internal/registry"
 	"github.com/driftless-dev/driftless/internal/smoke"
 	"github.com/driftless-dev/driftless/internal/spec"
@@ -51,7 +52,7 @@ var definition = step.Definition{
 		{Name: "record-evidence", Description: "When every check passed, attach verified-in-environment evidence to the image digest.", Bool: true, Default: "true"},
 		{Name: "signing-key", Description: "Sign the evidence with this PEM PKCS#8 private key (ed25519 or ECDSA P-256): the key itself, or a file holding it.", Secret: true},
 		{Name: "ci-environment", Description: "The GitHub environment whose deployment status is set, when its name differs from the driftless environment's."},
-	}, access.ClusterInputs...), access.RegistryInputs...),
+	}, kube.Inputs...), access.RegistryInputs...),
 	Outputs: []step.Output{
 		{Name: "passed", Description: "Number of checks that passed."},
 		{Name: "failed", Description: "Number of checks that failed."},
@@ -105,11 +106,11 @@ func run(ctx context.Context, s *step.Context) error {
 		}
 	}
 
-	tg, kube, err := target(ctx, s, env, sm)
+	tg, kc, err := target(ctx, s, env, sm)
 	if err != nil {
 		return err
 	}
-	rel, err := expected(ctx, s, p, env, ci, given, tg, kube)
+	rel, err := expected(ctx, s, p, env, ci, given, tg, kc)
 	if err != nil {
 		return err
 	}
@@ -226,11 +227,11 @@ type checkTarget struct {
 }
 
 // target picks the base URL, or the Service through the Kubernetes API.
-// kube is set when the cluster is reachable (always for a Service; for a
+// kc is set when the cluster is reachable (always for a Service; for a
 // URL only when cluster access was given explicitly).
 func target(ctx context.Context, s *step.Context, env *spec.Environment, sm *spec.Smoke) (*checkTarget, kubernetes.Interface, error) {
 	base := firstNonEmpty(s.Input("url"), sm.URL, env.URL)
-	explicit := access.ClusterGiven(s)
+	explicit := kube.Given(s)
 	if base != "" {
 		tg, err := smoke.URLTarget(base)
 		if err != nil {
@@ -239,14 +240,14 @@ func target(ctx context.Context, s *step.Context, env *spec.Environment, sm *spe
 		if !explicit {
 			return &checkTarget{Target: tg, External: base}, nil, nil
 		}
-		_, kube, err := connect(s)
+		_, kc, err := connect(s)
 		if err != nil {
 			// The checks do not need the cluster; only the defaults of
 			// what to expect do.
 			s.Logf("smoke-test: warning: %v; expecting what the inputs and the CI context say", err)
 			return &checkTarget{Target: tg, External: base}, nil, nil
 		}
-		return &checkTarget{Target: tg, External: base}, kube, nil
+		return &checkTarget{Target: tg, External: base}, kc, nil
 	}
 	service := firstNonEmpty(s.Input("service"), sm.Service)
 	if service == "" {
@@ -256,7 +257,7 @@ func target(ctx context.Context, s *step.Context, env *spec.Environment, sm *spe
 	if err != nil {
 		return nil, nil, fmt.Errorf("environment %q: %w", env.Name, err)
 	}
-	cfg, kube, err := connect(s)
+	cfg, kc, err := connect(s)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -266,33 +267,27 @@ func target(ctx context.Context, s *step.Context, env *spec.Environment, sm *spe
 	}
 	// An API server that cannot be reached, or refuses these credentials,
 	// means the step could not run; it says nothing about the service.
-	if _, err := kube.CoreV1().Services(env.Namespace).Get(ctx, svc, metav1.GetOptions{}); err != nil {
+	if _, err := kc.CoreV1().Services(env.Namespace).Get(ctx, svc, metav1.GetOptions{}); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil, fmt.Errorf("Service/%s/%s not found: is smoke.service (%q) right, and was the environment deployed?", env.Namespace, svc, service)
 		}
 		return nil, nil, fmt.Errorf("reading Service/%s/%s from the cluster at %s: %w", env.Namespace, svc, cfg.Host, err)
 	}
-	return &checkTarget{Target: tg}, kube, nil
+	return &checkTarget{Target: tg}, kc, nil
 }
 
-// connect loads cluster access as apply-env does.
+// connect loads cluster access as apply-env does, as smoke-test.
 func connect(s *step.Context) (*rest.Config, kubernetes.Interface, error) {
-	clients, err := access.Cluster(s)
+	clients, err := kube.ForStep(s, definition.Name)
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg := rest.CopyConfig(clients.Config)
-	cfg.UserAgent = "driftless-smoke-test/" + step.Version()
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("making a client for the cluster at %s: %w", cfg.Host, err)
-	}
-	return cfg, kube, nil
+	return clients.Config, clients.Kube, nil
 }
 
 // expected is the release the live service must be: inputs, else what
 // kustomize-render recorded on the live Deployment, else the CI context.
-func expected(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spec.Environment, ci step.CI, given smoke.Release, tg *checkTarget, kube kubernetes.Interface) (smoke.Release, error) {
+func expected(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spec.Environment, ci step.CI, given smoke.Release, tg *checkTarget, kc kubernetes.Interface) (smoke.Release, error) {
 	rel := given
 	sources := map[string]string{}
 	note := func(field, value, src string) {
@@ -305,9 +300,9 @@ func expected(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spec.
 	note("image", given.Image, "input image")
 	note("git sha", given.GitSHA, "input git-sha")
 	complete := rel.Version != "" && rel.ConfigRevision != "" && rel.Image != "" && rel.GitSHA != ""
-	if !complete && kube != nil {
+	if !complete && kc != nil {
 		service := firstNonEmpty(s.Input("service"), smokeService(env))
-		recorded, src, err := smoke.Recorded(ctx, kube, env.Namespace, service)
+		recorded, src, err := smoke.Recorded(ctx, kc, env.Namespace, service)
 		switch {
 		case err != nil && tg.External == "":
 			return rel, err

@@ -1,10 +1,10 @@
 // Package access declares, once for every step, the inputs that say how a
-// step reaches registries (insecure-registry, github-token) and the cluster
-// (kubeconfig, context), and turns them into clients.
+// step reaches registries and GitHub (insecure-registry, github-token), and
+// turns them into options. Cluster access is internal/kube's, which only the
+// steps that reach a cluster import.
 package access
 
 import (
-	"github.com/driftless-dev/driftless/internal/apply"
 	"github.com/driftless-dev/driftless/internal/registry"
 	"github.com/driftless-dev/driftless/internal/step"
 )
@@ -13,20 +13,12 @@ import (
 const (
 	InputInsecureRegistry = "insecure-registry"
 	InputGitHubToken      = "github-token"
-	InputKubeconfig       = "kubeconfig"
-	InputContext          = "context"
 )
 
 // RegistryInputs are the inputs of steps that talk to registries or GitHub.
 var RegistryInputs = []step.Input{
 	{Name: InputInsecureRegistry, Description: "Allow plain HTTP to registries that are not on loopback.", Bool: true, Default: "false"},
 	{Name: InputGitHubToken, Description: "Token for the GitHub API and ghcr.io; defaults to the GITHUB_TOKEN environment variable.", Secret: true},
-}
-
-// ClusterInputs are the inputs of steps that talk to the cluster.
-var ClusterInputs = []step.Input{
-	{Name: InputKubeconfig, Description: "Kubeconfig file; defaults to KUBECONFIG, ~/.kube/config, then the in-cluster service account."},
-	{Name: InputContext, Description: "Kubeconfig context; defaults to the current one."},
 }
 
 // GitHubToken is the github-token input, else GITHUB_TOKEN (masked too).
@@ -47,16 +39,4 @@ func Registry(s *step.Context, ci step.CI, stepName string) registry.Options {
 		GitHubActor: ci.Actor,
 		UserAgent:   "driftless-" + stepName + "/" + step.Version(),
 	}
-}
-
-// ClusterGiven reports whether cluster access was asked for explicitly
-// (not just a ~/.kube/config that happens to exist).
-func ClusterGiven(s *step.Context) bool {
-	return s.Input(InputKubeconfig) != "" || s.Getenv("KUBECONFIG") != "" || s.Input(InputContext) != ""
-}
-
-// Cluster connects as the inputs say, reading KUBECONFIG from the step's
-// environment.
-func Cluster(s *step.Context) (*apply.Clients, error) {
-	return apply.Connect(s.Input(InputKubeconfig), s.Getenv("KUBECONFIG"), s.Input(InputContext))
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/driftless-dev/driftless/internal/kube"
 	"sort"
 	"strconv"
 	"strings"
@@ -116,7 +117,7 @@ func (e *ImmutableError) Error() string {
 
 // Applier applies objects to a cluster.
 type Applier struct {
-	C *Clients
+	C *kube.Clients
 	// ForceRecreate deletes and recreates objects whose change touches an
 	// immutable field (never PersistentVolumeClaims).
 	ForceRecreate bool

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/driftless-dev/driftless/internal/kube"
 	"io"
 	"net"
 	"net/url"
@@ -122,7 +123,7 @@ func newEnv(t *testing.T) *env {
 	c := clustertest.Shared(t)
 	ns := clustertest.Namespace(t, c)
 	e := &env{t: t, ns: ns}
-	clients, err := NewClients(c.RESTConfig())
+	clients, err := kube.NewClients(c.RESTConfig(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,7 +440,7 @@ func TestAPIServerGoesAway(t *testing.T) {
 	proxy := newCutProxy(t, u.Host)
 	via := rest.CopyConfig(cfg)
 	via.Host = "https://" + proxy.l.Addr().String()
-	clients, err := NewClients(via)
+	clients, err := kube.NewClients(via, "")
 	if err != nil {
 		t.Fatal(err)
 	}

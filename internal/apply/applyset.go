@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"github.com/driftless-dev/driftless/internal/kube"
 	"slices"
 	"sort"
 	"strings"
@@ -75,7 +76,7 @@ type members struct {
 	namespaces []string
 }
 
-func (s ApplySet) read(ctx context.Context, c *Clients) (members, error) {
+func (s ApplySet) read(ctx context.Context, c *kube.Clients) (members, error) {
 	sec, err := c.Kube.CoreV1().Secrets(s.Namespace).Get(ctx, s.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return members{}, nil
@@ -101,7 +102,7 @@ func splitNonEmpty(s string) []string {
 
 // write records the group kinds and namespaces of objs on the parent,
 // merged with what it recorded before (so a failed prune can be retried).
-func (s ApplySet) write(ctx context.Context, c *Clients, objs []*unstructured.Unstructured, keep members) error {
+func (s ApplySet) write(ctx context.Context, c *kube.Clients, objs []*unstructured.Unstructured, keep members) error {
 	gks, nss := map[string]bool{}, map[string]bool{}
 	for _, g := range keep.groupKinds {
 		gks[g] = true
@@ -206,7 +207,7 @@ func (a *Applier) Prune(ctx context.Context, s ApplySet, objs []*unstructured.Un
 // Begin records the group kinds about to be applied together with those
 // recorded before, so that a run killed mid-apply leaves a parent that
 // still names every kind its members may have.
-func (s ApplySet) Begin(ctx context.Context, c *Clients, objs []*unstructured.Unstructured) error {
+func (s ApplySet) Begin(ctx context.Context, c *kube.Clients, objs []*unstructured.Unstructured) error {
 	prev, err := s.read(ctx, c)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/driftless-dev/driftless/internal/kube"
 	"strings"
 	"testing"
 	"time"
@@ -219,7 +220,7 @@ func TestRefusedLeavesNothing(t *testing.T) {
 	t.Parallel()
 	c := clustertest.Shared(t)
 	existing := clustertest.Namespace(t, c)
-	clients, err := NewClients(c.RESTConfig())
+	clients, err := kube.NewClients(c.RESTConfig(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"github.com/driftless-dev/driftless/internal/kube"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -59,7 +60,7 @@ func (e *LeaseLostError) Unwrap() error { return e.Err }
 
 // Lock is a held lease.
 type Lock struct {
-	c        *Clients
+	c        *kube.Clients
 	lease    *coordinationv1.Lease // as last written by us
 	holder   string
 	duration time.Duration
@@ -77,7 +78,7 @@ type Lock struct {
 // Acquire takes the owner's Lease for holder, waiting up to timeout while
 // another holder renews it. The lease is renewed in the background until
 // Release; Lost is closed if that fails.
-func Acquire(ctx context.Context, c *Clients, o Owner, opts LockOptions) (*Lock, error) {
+func Acquire(ctx context.Context, c *kube.Clients, o Owner, opts LockOptions) (*Lock, error) {
 	holder, timeout, duration, logf := opts.Holder, opts.Timeout, opts.Duration, opts.Logf
 	if duration <= 0 {
 		duration = DefaultLeaseDuration
@@ -152,7 +153,7 @@ func expiry(l *coordinationv1.Lease) time.Time {
 	return l.Spec.RenewTime.Add(time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second)
 }
 
-func start(c *Clients, l *coordinationv1.Lease, holder string, duration time.Duration, logf func(string, ...any)) *Lock {
+func start(c *kube.Clients, l *coordinationv1.Lease, holder string, duration time.Duration, logf func(string, ...any)) *Lock {
 	lock := &Lock{c: c, lease: l, holder: holder, duration: duration, logf: logf, stop: make(chan struct{}), stopped: make(chan struct{}), lost: make(chan struct{})}
 	go lock.renew()
 	return lock

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/driftless-dev/driftless/internal/kube"
 	"io"
 	"sort"
 	"strconv"
@@ -84,7 +85,7 @@ func (r *Release) Objects() ([]*unstructured.Unstructured, error) { return Parse
 // are the owner's history too when none of its own exist yet and their
 // manifests run one of imageRepos, the pipeline's image: Adopt then
 // labels them as the owner's.
-func History(ctx context.Context, c *Clients, o Owner, imageRepos []string) ([]*Release, error) {
+func History(ctx context.Context, c *kube.Clients, o Owner, imageRepos []string) ([]*Release, error) {
 	own, err := listReleases(ctx, c, o.Namespace, LabelRelease+"=true,"+LabelPipeline+"="+o.Pipeline+","+LabelEnvironment+"="+o.Env)
 	if err != nil || len(own) > 0 || len(imageRepos) == 0 {
 		return own, err
@@ -112,7 +113,7 @@ func History(ctx context.Context, c *Clients, o Owner, imageRepos []string) ([]*
 }
 
 // Adopt labels the legacy releases of a history as the owner's.
-func Adopt(ctx context.Context, c *Clients, o Owner, history []*Release) error {
+func Adopt(ctx context.Context, c *kube.Clients, o Owner, history []*Release) error {
 	for _, r := range history {
 		if !r.legacy {
 			continue
@@ -135,7 +136,7 @@ func Adopt(ctx context.Context, c *Clients, o Owner, history []*Release) error {
 	return nil
 }
 
-func listReleases(ctx context.Context, c *Clients, namespace, selector string) ([]*Release, error) {
+func listReleases(ctx context.Context, c *kube.Clients, namespace, selector string) ([]*Release, error) {
 	list, err := c.Kube.CoreV1().Secrets(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		return nil, fmt.Errorf("reading the release history in namespace %q: %w", namespace, err)
@@ -187,7 +188,7 @@ func fromSecret(s *corev1.Secret) (*Release, error) {
 // Record stores a release as the next revision and trims the history to
 // HistoryLimit releases, never evicting the newest deployed one: it is what
 // automatic rollback and --rollback restore.
-func Record(ctx context.Context, c *Clients, o Owner, r *Release, history []*Release) (int, error) {
+func Record(ctx context.Context, c *kube.Clients, o Owner, r *Release, history []*Release) (int, error) {
 	r.Revision = 1
 	if len(history) > 0 {
 		r.Revision = history[0].Revision + 1
@@ -245,7 +246,7 @@ func gzipped(b []byte) []byte {
 
 // markDriftCorrected records on release r that a re-apply of it put back
 // the objects named, changed in the cluster since.
-func markDriftCorrected(ctx context.Context, c *Clients, o Owner, r *Release, when time.Time, objects []string) error {
+func markDriftCorrected(ctx context.Context, c *kube.Clients, o Owner, r *Release, when time.Time, objects []string) error {
 	r.DriftCorrected = when.UTC().Format(time.RFC3339) + ": " + strings.Join(objects, ", ")
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{annotationDriftCorrected: r.DriftCorrected}}})
 	if err != nil {

@@ -1,4 +1,4 @@
-package apply
+package kube
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// Clients are what apply needs from a cluster.
+// Clients are what the steps need from a cluster.
 type Clients struct {
 	Config  *rest.Config
 	Dynamic dynamic.Interface
@@ -32,7 +32,8 @@ const (
 // Connect builds clients from a kubeconfig path, else the KUBECONFIG value
 // given (a list, as kubectl reads it), else ~/.kube/config, else the
 // in-cluster service account; context names the kubeconfig context.
-func Connect(kubeconfig, kubeconfigEnv, context string) (*Clients, error) {
+// userAgent names the step to the API server (its audit log).
+func Connect(kubeconfig, kubeconfigEnv, context, userAgent string) (*Clients, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.Precedence = nil
 	switch {
@@ -48,14 +49,17 @@ func Connect(kubeconfig, kubeconfigEnv, context string) (*Clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading cluster access (kubeconfig %q, context %q): %w", kubeconfig, context, err)
 	}
-	return NewClients(cfg)
+	return NewClients(cfg, userAgent)
 }
 
-// NewClients builds clients for a REST config.
-func NewClients(cfg *rest.Config) (*Clients, error) {
+// NewClients builds clients for a REST config; userAgent names the step
+// ("driftless-apply-env/v1.2.3"), or client-go's default when empty.
+func NewClients(cfg *rest.Config, userAgent string) (*Clients, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = QPS, Burst
-	cfg.UserAgent = "driftless-apply-env"
+	if userAgent != "" {
+		cfg.UserAgent = userAgent
+	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
