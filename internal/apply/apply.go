@@ -121,6 +121,12 @@ type Applier struct {
 	// ForceRecreate deletes and recreates objects whose change touches an
 	// immutable field (never PersistentVolumeClaims).
 	ForceRecreate bool
+	// Workers is how many objects of a stage are applied at once;
+	// DefaultWorkers when zero.
+	Workers int
+	// PollInterval is how often health is read while waiting;
+	// DefaultPollInterval when zero.
+	PollInterval time.Duration
 	// CancelGrace bounds how long a deployment cancelled mid-rollout takes
 	// to put the last deployed release back; DefaultCancelGrace when zero.
 	CancelGrace time.Duration

@@ -23,8 +23,6 @@ import (
 
 func TestMain(m *testing.M) { clustertest.Main(m) }
 
-func init() { PollInterval = 200 * time.Millisecond }
-
 // manifests is a small environment in the style of the example: config,
 // a ReadWriteOnce claim, a Service and two Deployments. Options edit it.
 func manifests(ns string, opts ...string) []byte {
@@ -127,7 +125,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.a = &Applier{C: clients, Logf: e.logf}
+	e.a = &Applier{C: clients, Logf: e.logf, PollInterval: 200 * time.Millisecond}
 	return e
 }
 

@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -147,7 +148,7 @@ func (a *Applier) check(ctx context.Context, p *Plan) error {
 	return nil
 }
 
-// parallel runs f over objs with Workers goroutines and returns the errors
+// parallel runs f over objs with a.Workers goroutines and returns the errors
 // in the objects' order. It stops dispatching when ctx ends or the API
 // server cannot be reached: every further object would fail the same way,
 // and the error says so once, with how many objects were not tried.
@@ -156,7 +157,7 @@ func (a *Applier) parallel(ctx context.Context, objs []*unstructured.Unstructure
 	jobs := make(chan int)
 	var gone atomic.Pointer[error]
 	var wg sync.WaitGroup
-	for range min(Workers, len(objs)) {
+	for range min(cmp.Or(a.Workers, DefaultWorkers), len(objs)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

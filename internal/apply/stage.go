@@ -12,9 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-// Workers is how many objects of one stage are applied at once. Objects
+// DefaultWorkers is how many objects of one stage are applied at once. Objects
 // within a stage do not depend on each other.
-var Workers = 8
+const DefaultWorkers = 8
 
 // live reads the current state of every object of a group with one LIST
 // per resource and namespace instead of one GET per object.

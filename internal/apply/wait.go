@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,8 +47,8 @@ func sortedKeys(m map[string]string) []string {
 	return out
 }
 
-// PollInterval is how often health is read while waiting.
-var PollInterval = time.Second
+// DefaultPollInterval is how often health is read while waiting.
+const DefaultPollInterval = time.Second
 
 // Wait polls the objects until kstatus calls every one Current, failing as
 // soon as one is Failed (a Deployment past its progress deadline, a Job
@@ -61,7 +62,7 @@ func (a *Applier) Wait(ctx context.Context, objs []*unstructured.Unstructured, s
 	for _, u := range objs {
 		pending[ID(u)] = u
 	}
-	tick := time.NewTicker(PollInterval)
+	tick := time.NewTicker(cmp.Or(a.PollInterval, DefaultPollInterval))
 	defer tick.Stop()
 	for {
 		failed := map[string]string{}
