@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/driftless-dev/driftless/internal/meta"
 	"os"
 	"path/filepath"
 	"slices"
@@ -93,9 +94,9 @@ func run(ctx context.Context, s *step.Context) error {
 	}
 
 	recorded := recordedMeta(objs)
-	image := s.InputOr("image", recorded[render.AnnotationImage])
+	image := s.InputOr("image", recorded[meta.AnnotationImage])
 	if !s.Bool("rollback") {
-		if err := checkImage(p, env, objs, image, recorded[render.AnnotationImage]); err != nil {
+		if err := checkImage(p, env, objs, image, recorded[meta.AnnotationImage]); err != nil {
 			return err
 		}
 	}
@@ -107,8 +108,8 @@ func run(ctx context.Context, s *step.Context) error {
 	d := apply.Deployment{
 		Pipeline: p.Name, Env: env.Name, Namespace: env.Namespace, Manifests: manifests,
 		Digest:     digestOf(image),
-		GitSHA:     firstNonEmpty(recorded[render.AnnotationGitSHA], ci.SHA),
-		Version:    s.InputOr("release", firstNonEmpty(recorded[render.AnnotationVersion], ci.Tag)),
+		GitSHA:     firstNonEmpty(recorded[meta.AnnotationGitSHA], ci.SHA),
+		Version:    s.InputOr("release", firstNonEmpty(recorded[meta.AnnotationVersion], ci.Tag)),
 		ImageRepos: imageRepos(p, image),
 		Keep:       env.Keep, Timeout: timeout, Holder: holder, LockTimeout: lockTimeout,
 		Rollback: s.Bool("rollback"),
@@ -243,7 +244,7 @@ func rebuildFacts(ctx context.Context, dg name.Digest, version string, reg regis
 
 func recordedImage(d apply.Deployment) string {
 	objs, _ := apply.Parse(d.Manifests)
-	return recordedMeta(objs)[render.AnnotationImage]
+	return recordedMeta(objs)[meta.AnnotationImage]
 }
 
 // ghDeployment moves the GitHub Deployment of this run, when there is one.
@@ -331,10 +332,10 @@ func manifestsFor(ctx context.Context, s *step.Context, p *spec.Pipeline, env *s
 // the same rule as kustomize-render's.
 func checkImage(p *spec.Pipeline, env *spec.Environment, objs []*unstructured.Unstructured, image, recorded string) error {
 	if recorded != "" && image != recorded {
-		return fmt.Errorf("input image %q is not the image the manifests record (%s=%q): render the manifests with that image, or leave the input empty", image, render.AnnotationImage, recorded)
+		return fmt.Errorf("input image %q is not the image the manifests record (%s=%q): render the manifests with that image, or leave the input empty", image, meta.AnnotationImage, recorded)
 	}
 	if image == "" {
-		return fmt.Errorf("environment %q: the manifests record no image (%s) and input image is empty: give the image pinned by digest, as kustomize-render records it", env.Name, render.AnnotationImage)
+		return fmt.Errorf("environment %q: the manifests record no image (%s) and input image is empty: give the image pinned by digest, as kustomize-render records it", env.Name, meta.AnnotationImage)
 	}
 	dg, err := name.NewDigest(image)
 	if err != nil {
@@ -360,7 +361,7 @@ func imageRepos(p *spec.Pipeline, image string) []string {
 // recordedMeta reads what kustomize-render recorded on the objects.
 func recordedMeta(objs []*unstructured.Unstructured) map[string]string {
 	for _, u := range objs {
-		if a := u.GetAnnotations(); a[render.AnnotationImage] != "" || a[render.AnnotationVersion] != "" {
+		if a := u.GetAnnotations(); a[meta.AnnotationImage] != "" || a[meta.AnnotationVersion] != "" {
 			return a
 		}
 	}

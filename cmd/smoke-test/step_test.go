@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"encoding/xml"
 	"fmt"
+	"github.com/driftless-dev/driftless/internal/meta"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -30,7 +31,6 @@ import (
 	"github.com/driftless-dev/driftless/internal/evidence"
 	"github.com/driftless-dev/driftless/internal/githubtest"
 	"github.com/driftless-dev/driftless/internal/registry/registrytest"
-	"github.com/driftless-dev/driftless/internal/smoke"
 	"github.com/driftless-dev/driftless/internal/smoke/smoketest"
 	"github.com/driftless-dev/driftless/internal/step/steptest"
 )
@@ -400,7 +400,7 @@ func TestExpectationsFromTheCluster(t *testing.T) {
 	labels := map[string]string{"app": "pssp-api"}
 	_, err := kube.AppsV1().Deployments(ns).Create(t.Context(), &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "pssp-api", Annotations: map[string]string{
-			smoke.AnnotationVersion: version, smoke.AnnotationGitSHA: gitSHA, smoke.AnnotationImage: img, smoke.AnnotationConfigRevision: rev,
+			meta.AnnotationVersion: version, meta.AnnotationGitSHA: gitSHA, meta.AnnotationImage: img, meta.AnnotationConfigRevision: rev,
 		}},
 		Spec: appsv1.DeploymentSpec{
 			Selector: &metav1.LabelSelector{MatchLabels: labels},

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/driftless-dev/driftless/internal/kube"
+	"github.com/driftless-dev/driftless/internal/meta"
 	"io"
 	"sort"
 	"strconv"
@@ -30,8 +31,6 @@ const (
 	LabelRevision                              = "driftless.dev/revision"
 	annotationStatus                           = "driftless.dev/status"
 	annotationDigest                           = "driftless.dev/digest"
-	annotationGitSHA                           = "driftless.dev/git-sha"
-	annotationVersion                          = "driftless.dev/version"
 	annotationTime                             = "driftless.dev/deployed-at"
 	annotationOverride                         = "driftless.dev/override-reason"
 	annotationRollbackOf                       = "driftless.dev/rollback-of"
@@ -172,7 +171,7 @@ func fromSecret(s *corev1.Secret) (*Release, error) {
 		return nil, fmt.Errorf("label %s %q is not a number", LabelRevision, s.Labels[LabelRevision])
 	}
 	r := &Release{Name: s.Name, Revision: rev, DriftCorrected: s.Annotations[annotationDriftCorrected], Note: s.Annotations[annotationNote], Status: s.Annotations[annotationStatus], Digest: s.Annotations[annotationDigest],
-		GitSHA: s.Annotations[annotationGitSHA], Version: s.Annotations[annotationVersion], Override: s.Annotations[annotationOverride]}
+		GitSHA: s.Annotations[meta.AnnotationGitSHA], Version: s.Annotations[meta.AnnotationVersion], Override: s.Annotations[annotationOverride]}
 	r.Time, _ = time.Parse(time.RFC3339, s.Annotations[annotationTime])
 	r.RollbackOf, _ = strconv.Atoi(s.Annotations[annotationRollbackOf])
 	zr, err := gzip.NewReader(bytes.NewReader(s.Data[manifestsKey]))
@@ -201,8 +200,8 @@ func Record(ctx context.Context, c *kube.Clients, o Owner, r *Release, history [
 	r.Manifests = stored
 	gz := gzipped(stored)
 	ann := map[string]string{
-		annotationStatus: r.Status, annotationDigest: r.Digest, annotationGitSHA: r.GitSHA,
-		annotationVersion: r.Version, annotationTime: r.Time.UTC().Format(time.RFC3339),
+		annotationStatus: r.Status, annotationDigest: r.Digest, meta.AnnotationGitSHA: r.GitSHA,
+		meta.AnnotationVersion: r.Version, annotationTime: r.Time.UTC().Format(time.RFC3339),
 	}
 	if r.Override != "" {
 		ann[annotationOverride] = r.Override

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/driftless-dev/driftless/internal/meta"
 	"maps"
 	"os"
 	"path/filepath"
@@ -20,15 +21,6 @@ import (
 
 	"github.com/driftless-dev/driftless/internal/imageref"
 	"github.com/driftless-dev/driftless/internal/spec"
-)
-
-// Metadata keys driftless adds to every rendered object.
-const (
-	LabelVersion             = "app.kubernetes.io/version"
-	AnnotationVersion        = "driftless.dev/version"
-	AnnotationGitSHA         = "driftless.dev/git-sha"
-	AnnotationConfigRevision = "driftless.dev/config-revision"
-	AnnotationImage          = "driftless.dev/image"
 )
 
 // Options are what a render pins and records.
@@ -223,16 +215,16 @@ var labelValue = regexp.MustCompile(`[^A-Za-z0-9._-]`)
 func addTraceability(m resmap.ResMap, o Options, repos []string) error {
 	ann := map[string]string{}
 	if o.Version != "" {
-		ann[AnnotationVersion] = o.Version
+		ann[meta.AnnotationVersion] = o.Version
 	}
 	if o.GitSHA != "" {
-		ann[AnnotationGitSHA] = o.GitSHA
+		ann[meta.AnnotationGitSHA] = o.GitSHA
 	}
 	if o.ConfigRevision != "" {
-		ann[AnnotationConfigRevision] = o.ConfigRevision
+		ann[meta.AnnotationConfigRevision] = o.ConfigRevision
 	}
 	if o.Image != "" {
-		ann[AnnotationImage] = o.Image
+		ann[meta.AnnotationImage] = o.Image
 	}
 	labels := map[string]string{}
 	if o.Version != "" {
@@ -242,7 +234,7 @@ func addTraceability(m resmap.ResMap, o Options, repos []string) error {
 		if len(v) > 63 {
 			v = strings.Trim(v[:63], "._-")
 		}
-		labels[LabelVersion] = v
+		labels[meta.LabelVersion] = v
 	}
 	if len(ann) == 0 && len(labels) == 0 {
 		return nil

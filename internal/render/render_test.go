@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"errors"
+	"github.com/driftless-dev/driftless/internal/meta"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,14 +86,14 @@ func TestEnvironmentOnlyPinsAndAnnotates(t *testing.T) {
 				t.Errorf("beyond pinning and metadata (-kustomize +driftless):\n%s", diff)
 			}
 			for _, o := range res.Objects {
-				meta := o.Content["metadata"].(map[string]any)
-				ann, _ := meta["annotations"].(map[string]any)
-				labels, _ := meta["labels"].(map[string]any)
-				if ann[AnnotationGitSHA] != "abc123" || ann[AnnotationConfigRevision] != "sha256:feed" || ann[AnnotationImage] != image || ann[AnnotationVersion] != "v1.4.2+build.7" {
+				md := o.Content["metadata"].(map[string]any)
+				ann, _ := md["annotations"].(map[string]any)
+				labels, _ := md["labels"].(map[string]any)
+				if ann[meta.AnnotationGitSHA] != "abc123" || ann[meta.AnnotationConfigRevision] != "sha256:feed" || ann[meta.AnnotationImage] != image || ann[meta.AnnotationVersion] != "v1.4.2+build.7" {
 					t.Errorf("%s: traceability annotations missing: %v", o.ID(), ann)
 				}
-				if labels[LabelVersion] != "v1.4.2_build.7" {
-					t.Errorf("%s: version label %v", o.ID(), labels[LabelVersion])
+				if labels[meta.LabelVersion] != "v1.4.2_build.7" {
+					t.Errorf("%s: version label %v", o.ID(), labels[meta.LabelVersion])
 				}
 			}
 			again, err := Environment(p, &env, opts)
@@ -136,8 +137,8 @@ func stripDriftless(t *testing.T, objs []map[string]any) []map[string]any {
 		}
 		for _, m := range metas {
 			for field, keys := range map[string][]string{
-				"labels":      {LabelVersion},
-				"annotations": {AnnotationVersion, AnnotationGitSHA, AnnotationConfigRevision, AnnotationImage},
+				"labels":      {meta.LabelVersion},
+				"annotations": {meta.AnnotationVersion, meta.AnnotationGitSHA, meta.AnnotationConfigRevision, meta.AnnotationImage},
 			} {
 				sub, _ := m[field].(map[string]any)
 				for _, k := range keys {

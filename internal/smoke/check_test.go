@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/driftless-dev/driftless/internal/render"
 	"github.com/driftless-dev/driftless/internal/spec"
 )
 
@@ -137,16 +136,6 @@ func TestFromSpec(t *testing.T) {
 	want := []Check{{Name: "n", Path: "/p", Method: "GET", Status: 200, MaxLatency: 500 * time.Millisecond, JSON: map[string]string{"a": "b"}}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
-	}
-}
-
-// TestAnnotationsMatchRender: Recorded reads what kustomize-render writes.
-func TestAnnotationsMatchRender(t *testing.T) {
-	t.Parallel()
-	got := []string{AnnotationVersion, AnnotationGitSHA, AnnotationConfigRevision, AnnotationImage}
-	want := []string{render.AnnotationVersion, render.AnnotationGitSHA, render.AnnotationConfigRevision, render.AnnotationImage}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("(-render +smoke):\n%s", diff)
 	}
 }
 

@@ -2,6 +2,7 @@ package smoke_test
 
 import (
 	"context"
+	"github.com/driftless-dev/driftless/internal/meta"
 	"strings"
 	"testing"
 	"time"
@@ -91,8 +92,8 @@ func deploy(t *testing.T, kube kubernetes.Interface, ns, name, app string, rel s
 	t.Helper()
 	ann := map[string]string{}
 	for k, v := range map[string]string{
-		smoke.AnnotationVersion: rel.Version, smoke.AnnotationGitSHA: rel.GitSHA,
-		smoke.AnnotationImage: rel.Image, smoke.AnnotationConfigRevision: rel.ConfigRevision,
+		meta.AnnotationVersion: rel.Version, meta.AnnotationGitSHA: rel.GitSHA,
+		meta.AnnotationImage: rel.Image, meta.AnnotationConfigRevision: rel.ConfigRevision,
 	} {
 		if v != "" {
 			ann[k] = v

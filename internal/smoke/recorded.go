@@ -3,6 +3,7 @@ package smoke
 import (
 	"context"
 	"fmt"
+	"github.com/driftless-dev/driftless/internal/meta"
 	"sort"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -10,16 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
-)
-
-// The annotations kustomize-render records on every object it renders
-// (internal/render; a test keeps the two in step without this package
-// linking kustomize).
-const (
-	AnnotationVersion        = "driftless.dev/version"
-	AnnotationGitSHA         = "driftless.dev/git-sha"
-	AnnotationConfigRevision = "driftless.dev/config-revision"
-	AnnotationImage          = "driftless.dev/image"
 )
 
 // Recorded returns the release kustomize-render recorded on the live
@@ -77,9 +68,9 @@ func Recorded(ctx context.Context, kube kubernetes.Interface, namespace, service
 
 func releaseOf(a map[string]string) Release {
 	return Release{
-		Version:        a[AnnotationVersion],
-		GitSHA:         a[AnnotationGitSHA],
-		Image:          a[AnnotationImage],
-		ConfigRevision: a[AnnotationConfigRevision],
+		Version:        a[meta.AnnotationVersion],
+		GitSHA:         a[meta.AnnotationGitSHA],
+		Image:          a[meta.AnnotationImage],
+		ConfigRevision: a[meta.AnnotationConfigRevision],
 	}
 }
