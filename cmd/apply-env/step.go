@@ -131,10 +131,21 @@ func run(ctx context.Context, s *step.Context) error {
 		}
 		plan.Release().Override = override
 	}
-	gh := githubDeployment(ctx, s, env, ci, d)
+	var gh *deploy.Tracker
+	if ci.Provider == step.ProviderGitHub && !d.Rollback {
+		gh = deploy.Track(ctx, deploy.TrackOptions{
+			Step: definition.Name, APIURL: s.Getenv("GITHUB_API_URL"), Token: access.GitHubToken(s), Repository: ci.Repository,
+			Request: deploy.Request{Environment: firstNonEmpty(s.Input("ci-environment"), env.Name), SHA: ci.SHA, Digest: d.Digest, Version: d.Version, Description: "driftless apply-env " + d.Version},
+			Status:  deploy.Status{EnvironmentURL: env.URL, LogURL: ci.RunURL}, Start: true, Logf: s.Logf,
+		})
+	}
 	s.Logf("apply-env: deploying %d object(s) to %s (namespace %s)", len(objs), env.Name, env.Namespace)
 	out, err := a.Run(ctx, plan)
-	gh.finish(ctx, env, ci, err)
+	if err != nil {
+		gh.Finish(ctx, deploy.StateFailure, s.MaskString(err.Error()))
+	} else {
+		gh.Finish(ctx, deploy.StateSuccess, "deployed")
+	}
 	if out != nil {
 		s.SetOutput("changed", strconv.FormatBool(out.Changed))
 		s.SetOutput("previous_revision", strconv.Itoa(out.Previous))
@@ -245,54 +256,6 @@ func rebuildFacts(ctx context.Context, dg name.Digest, version string, reg regis
 func recordedImage(d apply.Deployment) string {
 	objs, _ := apply.Parse(d.Manifests)
 	return recordedMeta(objs)[meta.AnnotationImage]
-}
-
-// ghDeployment moves the GitHub Deployment of this run, when there is one.
-type ghDeployment struct {
-	c *deploy.Client
-	d *deploy.Deployment
-	s *step.Context
-}
-
-// githubDeployment creates (or finds) the GitHub Deployment for the
-// environment and marks it in progress. Outside GitHub, or without a
-// token, it does nothing. Failures are warnings: GitHub's UI is a view, the
-// cluster is the truth.
-func githubDeployment(ctx context.Context, s *step.Context, env *spec.Environment, ci step.CI, d apply.Deployment) *ghDeployment {
-	g := &ghDeployment{s: s}
-	token := access.GitHubToken(s)
-	if ci.Provider != step.ProviderGitHub || token == "" || ci.Repository == "" || d.Rollback {
-		return g
-	}
-	gh, err := deploy.NewGitHubClient(s.Getenv("GITHUB_API_URL"), token, nil)
-	if err == nil {
-		g.c, err = deploy.New(gh, ci.Repository)
-	}
-	envName := firstNonEmpty(s.Input("ci-environment"), env.Name)
-	if err == nil {
-		g.d, _, err = g.c.FindOrCreate(ctx, deploy.Request{Environment: envName, SHA: ci.SHA, Digest: d.Digest, Version: d.Version, Description: "driftless apply-env " + d.Version})
-	}
-	if err == nil {
-		err = g.c.SetStatus(ctx, g.d, deploy.Status{State: deploy.StateInProgress, EnvironmentURL: env.URL, LogURL: ci.RunURL})
-	}
-	if err != nil {
-		s.Logf("apply-env: warning: GitHub deployment for %s: %v", envName, err)
-		g.d = nil
-	}
-	return g
-}
-
-func (g *ghDeployment) finish(ctx context.Context, env *spec.Environment, ci step.CI, err error) {
-	if g.d == nil {
-		return
-	}
-	st := deploy.Status{State: deploy.StateSuccess, EnvironmentURL: env.URL, LogURL: ci.RunURL, Description: "deployed"}
-	if err != nil {
-		st.State, st.Description = deploy.StateFailure, g.s.MaskString(err.Error())
-	}
-	if err := g.c.SetStatus(ctx, g.d, st); err != nil {
-		g.s.Logf("apply-env: warning: GitHub deployment status: %v", err)
-	}
 }
 
 // manifestsFor reads the rendered file, or renders the environment.

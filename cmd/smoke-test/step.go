@@ -146,16 +146,26 @@ func run(ctx context.Context, s *step.Context) error {
 	if err := writeJUnit(s, &masked); err != nil {
 		return err
 	}
-	gh := githubDeployment(ctx, s, env, ci, rel, tg)
+	// The Deployment apply-env created for this commit, environment and
+	// digest, or a new one.
+	var gh *deploy.Tracker
+	if ci.Provider == step.ProviderGitHub {
+		gh = deploy.Track(ctx, deploy.TrackOptions{
+			Step: definition.Name, APIURL: s.Getenv("GITHUB_API_URL"), Token: access.GitHubToken(s), Repository: ci.Repository,
+			Request: deploy.Request{Environment: firstNonEmpty(s.Input("ci-environment"), env.Name), SHA: firstNonEmpty(ci.SHA, rel.GitSHA), Digest: rel.Digest(), Version: rel.Version,
+				Description: "driftless smoke-test " + rel.Version},
+			Status: deploy.Status{EnvironmentURL: tg.External, LogURL: ci.RunURL}, Logf: s.Logf,
+		})
+	}
 
 	if rep.Failed() > 0 {
 		s.Summary(summary(env, tg, rel, &masked, ""))
-		gh.finish(ctx, deploy.StateFailure, fmt.Sprintf("smoke-test: %d of %d checks failed", rep.Failed(), len(rep.Results)))
+		gh.Finish(ctx, deploy.StateFailure, fmt.Sprintf("smoke-test: %d of %d checks failed", rep.Failed(), len(rep.Results)))
 		return step.Failed(fmt.Errorf("%d of %d check(s) failed in %s; see the results above", rep.Failed(), len(rep.Results), env.Name))
 	}
 	ref, err := record(ctx, s, env, ci, rel, &masked, signer, reg)
 	s.Summary(summary(env, tg, rel, &masked, ref))
-	gh.finish(ctx, deploy.StateSuccess, fmt.Sprintf("smoke-test: %d checks passed", rep.Passed()))
+	gh.Finish(ctx, deploy.StateSuccess, fmt.Sprintf("smoke-test: %d checks passed", rep.Passed()))
 	if err != nil {
 		return err
 	}
@@ -439,58 +449,6 @@ func record(ctx context.Context, s *step.Context, env *spec.Environment, ci step
 		fmt.Fprintln(s.Stdout, ref.String())
 	}
 	return ref.String(), nil
-}
-
-// ghDeployment is the GitHub Deployment of the environment, when there is
-// one to update.
-type ghDeployment struct {
-	s   *step.Context
-	c   *deploy.Client
-	d   *deploy.Deployment
-	env deploy.Status
-}
-
-// githubDeployment finds the Deployment apply-env created for this commit,
-// environment and digest, or creates one. Outside GitHub, or without a
-// token, it does nothing. Failures are warnings: GitHub's page is a view;
-// the evidence is what promotion reads.
-func githubDeployment(ctx context.Context, s *step.Context, env *spec.Environment, ci step.CI, rel smoke.Release, tg *checkTarget) *ghDeployment {
-	g := &ghDeployment{s: s, env: deploy.Status{EnvironmentURL: tg.External, LogURL: ci.RunURL}}
-	token := access.GitHubToken(s)
-	if ci.Provider != step.ProviderGitHub {
-		return g
-	}
-	if token == "" || ci.Repository == "" {
-		s.Logf("smoke-test: GitHub deployment status not set: no github-token (or GITHUB_TOKEN) and GITHUB_REPOSITORY")
-		return g
-	}
-	envName := firstNonEmpty(s.Input("ci-environment"), env.Name)
-	gh, err := deploy.NewGitHubClient(s.Getenv("GITHUB_API_URL"), token, nil)
-	if err == nil {
-		g.c, err = deploy.New(gh, ci.Repository)
-	}
-	if err == nil {
-		g.d, _, err = g.c.FindOrCreate(ctx, deploy.Request{
-			Environment: envName, SHA: firstNonEmpty(ci.SHA, rel.GitSHA), Digest: rel.Digest(), Version: rel.Version,
-			Description: "driftless smoke-test " + rel.Version,
-		})
-	}
-	if err != nil {
-		s.Logf("smoke-test: warning: GitHub deployment for %s: %v", envName, err)
-		g.d = nil
-	}
-	return g
-}
-
-func (g *ghDeployment) finish(ctx context.Context, state, description string) {
-	if g.d == nil {
-		return
-	}
-	st := g.env
-	st.State, st.Description = state, description
-	if err := g.c.SetStatus(ctx, g.d, st); err != nil {
-		g.s.Logf("smoke-test: warning: GitHub deployment status: %v", err)
-	}
 }
 
 func summary(env *spec.Environment, tg *checkTarget, rel smoke.Release, rep *smoke.Report, evidenceRef string) string {
