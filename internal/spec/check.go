@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -172,7 +171,7 @@ func (p *Pipeline) check() error {
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return capFindings(p.File, errs, 0)
 }
 
 func (p *Pipeline) envNames(before int) []string {
@@ -274,7 +273,7 @@ func (p *Pipeline) checkFiles() error {
 			add(fmt.Sprintf("validation.crds[%d]", i), "CRD path %q does not exist", c)
 		}
 	}
-	return errors.Join(errs...)
+	return capFindings(p.File, errs, 0)
 }
 
 // KustomizationFileNames are the names kustomize recognises, in its order.

@@ -80,19 +80,28 @@ var durationType = reflect.TypeOf(Duration{})
 // problem instead of stopping at the first.
 type decoder struct {
 	file string
-	errs []error
-	pos  positions
+	// errs holds the first MaxFindings problems; found counts them all.
+	errs  []error
+	found int
+	pos   positions
 }
 
+// errorf records a problem at n. Strings and errors among args are values
+// from the spec and are clipped to MaxQuoted bytes.
 func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
-	e := &Error{File: d.file, Path: path, Msg: fmt.Sprintf(format, args...)}
+	d.found++
+	if len(d.errs) >= MaxFindings {
+		return
+	}
+	e := &Error{File: d.file, Path: clipText(path), Msg: fmt.Sprintf(format, clipArgs(args)...)}
 	if n != nil {
 		e.Line, e.Col = n.Line, n.Column
 	}
 	d.errs = append(d.errs, e)
 }
 
-func kindName(n *yaml.Node) string {
+// kindName describes a node in a message ("the string "x"", "a list").
+func kindName(n *yaml.Node) note {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
@@ -101,15 +110,15 @@ func kindName(n *yaml.Node) string {
 	case yaml.ScalarNode:
 		switch n.ShortTag() {
 		case "!!int":
-			return "an integer (" + n.Value + ")"
+			return note(fmt.Sprintf("an integer (%s)", clipped(n.Value)))
 		case "!!float":
-			return "a number (" + n.Value + ")"
+			return note(fmt.Sprintf("a number (%s)", clipped(n.Value)))
 		case "!!bool":
-			return "a boolean (" + n.Value + ")"
+			return note(fmt.Sprintf("a boolean (%s)", clipped(n.Value)))
 		case "!!null":
 			return "null"
 		}
-		return fmt.Sprintf("the string %q", n.Value)
+		return note(fmt.Sprintf("the string %q", clipped(n.Value)))
 	}
 	return "an unsupported YAML node"
 }
@@ -183,9 +192,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		v.Set(m)
 	case t.Kind() == reflect.String:
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
-			hint := ""
+			hint := note("")
 			if n.Kind == yaml.ScalarNode {
-				hint = fmt.Sprintf("; quote it if you mean the string: %q", n.Value)
+				hint = note(fmt.Sprintf("; quote it if you mean the string: %q", clipped(n.Value)))
 			}
 			d.errorf(n, path, "expected a string, got %s%s", kindName(n), hint)
 			return
@@ -257,15 +266,15 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		f, ok := byName[k.Value]
 		if !ok {
-			msg := fmt.Sprintf("unknown field %q", k.Value)
+			hint := ""
 			if s := Suggest(k.Value, names); s != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", s)
+				hint = fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			where := "here"
 			if path != "" {
 				where = "in " + path
 			}
-			d.errorf(k, join(path, k.Value), "%s; valid fields %s: %s", msg, where, strings.Join(sorted(names), ", "))
+			d.errorf(k, join(path, k.Value), "unknown field %q%s; valid fields %s: %s", k.Value, hint, where, strings.Join(sorted(names), ", "))
 			continue
 		}
 		if seen[k.Value] {
@@ -274,9 +283,9 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		seen[k.Value] = true
 		fp := join(path, f.name)
-		before := len(d.errs)
+		before := d.found
 		d.decode(val, v.Field(f.index), fp)
-		if len(d.errs) > before {
+		if d.found > before {
 			continue // one finding per field
 		}
 		if len(f.enum) > 0 {
@@ -324,13 +333,14 @@ func sorted(s []string) []string {
 	return c
 }
 
-// suggest returns the valid name closest to s, if it is close enough to be
-// a likely typo.
 // Suggest returns the valid choice closest to s (within two edits), or "":
 // the "did you mean" of an error message.
 func Suggest(s string, valid []string) string {
 	best, bestD := "", 3
 	for _, v := range valid {
+		if abs(len(s)-len(v)) >= bestD {
+			continue // too far apart; spares comparing a megabyte key
+		}
 		if d := distance(strings.ToLower(s), strings.ToLower(v)); d < bestD {
 			best, bestD = v, d
 		}
@@ -357,4 +367,11 @@ func distance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }

@@ -18,12 +18,9 @@ import (
 // *Error per problem found (see Errors); a returned Pipeline is complete,
 // defaulted and consistent.
 func Load(path string) (*Pipeline, error) {
-	data, err := os.ReadFile(path)
+	data, err := readSpec(path)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, &Error{File: path, Msg: "no pipeline spec here; create one (see https://github.com/driftless-dev/driftless/blob/main/docs/spec.md) or pass --spec"}
-		}
-		return nil, &Error{File: path, Msg: fmt.Sprintf("reading the pipeline spec: %v", err)}
+		return nil, err
 	}
 	p, err := Parse(path, data)
 	if err != nil {
@@ -35,19 +32,48 @@ func Load(path string) (*Pipeline, error) {
 	return p, nil
 }
 
+// readSpec reads the spec file, no more than MaxFileSize bytes of it.
+func readSpec(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, &Error{File: path, Msg: "no pipeline spec here; create one (see https://github.com/driftless-dev/driftless/blob/main/docs/spec.md) or pass --spec"}
+		}
+		return nil, &Error{File: path, Msg: fmt.Sprintf("reading the pipeline spec: %v", err)}
+	}
+	defer f.Close()
+	data, err := readCapped(path, f)
+	if err != nil {
+		var le *LimitError
+		if errors.As(err, &le) {
+			return nil, err
+		}
+		return nil, &Error{File: path, Msg: fmt.Sprintf("reading the pipeline spec: %v", err)}
+	}
+	return data, nil
+}
+
 // Parse decodes and checks a spec without looking at the file system (paths
 // in it are not checked for existence; Load does that). file names the
 // source in errors.
+// Beyond one of the caps (MaxFileSize, MaxItems, MaxAliases, MaxAliasBytes)
+// the error is one *LimitError instead.
 func Parse(file string, data []byte) (*Pipeline, error) {
+	if err := checkSize(file, data); err != nil {
+		return nil, err
+	}
 	root, err := parseYAML(file, data)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkLimits(file, root); err != nil {
 		return nil, err
 	}
 	d := &decoder{file: file, pos: positions{}}
 	p := &Pipeline{File: file, Dir: filepath.Dir(file)}
 	d.decode(root, reflect.ValueOf(p).Elem(), "")
-	if len(d.errs) > 0 {
-		return nil, errors.Join(d.errs...)
+	if d.found > 0 {
+		return nil, capFindings(file, d.errs, d.found-len(d.errs))
 	}
 	p.pos = d.pos
 	p.setDefaults()
@@ -81,7 +107,7 @@ func parseYAML(file string, data []byte) (*yaml.Node, error) {
 
 func yamlError(file string, err error) error {
 	line, text := yamlerr.Position(err.Error())
-	e := &Error{File: file, Line: line, Msg: "invalid YAML: " + text}
+	e := &Error{File: file, Line: line, Msg: "invalid YAML: " + clipText(text)}
 	if line > 0 {
 		e.Col = 1
 	}
@@ -89,7 +115,7 @@ func yamlError(file string, err error) error {
 }
 
 func (p *Pipeline) errAt(path, format string, args ...any) *Error {
-	e := &Error{File: p.File, Path: path, Msg: fmt.Sprintf(format, args...)}
+	e := &Error{File: p.File, Path: clipText(path), Msg: fmt.Sprintf(format, clipArgs(args)...)}
 	if ps, ok := p.pos[path]; ok {
 		e.Line, e.Col = ps.line, ps.col
 	}
