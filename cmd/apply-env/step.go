@@ -93,10 +93,17 @@ func run(ctx context.Context, s *step.Context) error {
 		return dryRun(ctx, s, a, p, env, objs)
 	}
 
-	recorded := recordedMeta(objs)
-	image := s.InputOr("image", recorded[meta.AnnotationImage])
+	// Which release this is: what the inputs say, else what
+	// kustomize-render recorded on the objects, else the CI context.
+	recorded := recordedRelease(objs)
+	rel, _ := meta.Resolve(
+		meta.Source{Name: "inputs", Release: meta.Release{Version: s.Input("release"), Image: s.Input("image")}},
+		meta.Source{Name: "the manifests", Release: recorded},
+		meta.Source{Name: "the CI context", Release: meta.Release{Version: ci.Tag, GitSHA: ci.SHA}},
+	)
+	image := rel.Image
 	if !s.Bool("rollback") {
-		if err := checkImage(p, env, objs, image, recorded[meta.AnnotationImage]); err != nil {
+		if err := checkImage(p, env, objs, image, recorded.Image); err != nil {
 			return err
 		}
 	}
@@ -107,9 +114,9 @@ func run(ctx context.Context, s *step.Context) error {
 	}
 	d := apply.Deployment{
 		Pipeline: p.Name, Env: env.Name, Namespace: env.Namespace, Manifests: manifests,
-		Digest:     digestOf(image),
-		GitSHA:     firstNonEmpty(recorded[meta.AnnotationGitSHA], ci.SHA),
-		Version:    s.InputOr("release", firstNonEmpty(recorded[meta.AnnotationVersion], ci.Tag)),
+		Digest:     rel.Digest(),
+		GitSHA:     rel.GitSHA,
+		Version:    rel.Version,
 		ImageRepos: imageRepos(p, image),
 		Keep:       env.Keep, Timeout: timeout, Holder: holder, LockTimeout: lockTimeout,
 		Rollback: s.Bool("rollback"),
@@ -125,7 +132,7 @@ func run(ctx context.Context, s *step.Context) error {
 		return err
 	}
 	if env.Promotion != nil && !d.Rollback {
-		override, err := checkGates(ctx, s, p, env, ci, d)
+		override, err := checkGates(ctx, s, p, env, ci, d, image)
 		if err != nil {
 			return err
 		}
@@ -174,8 +181,7 @@ func run(ctx context.Context, s *step.Context) error {
 // checkGates evaluates every promotion gate before anything is written and
 // refuses (exit 1) if one fails. It returns the freeze override reason to
 // record in the release.
-func checkGates(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spec.Environment, ci step.CI, d apply.Deployment) (string, error) {
-	image := s.InputOr("image", recordedImage(d))
+func checkGates(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spec.Environment, ci step.CI, d apply.Deployment, image string) (string, error) {
 	dg, err := name.NewDigest(image)
 	if err != nil {
 		return "", fmt.Errorf("checking the promotion gates of %q needs the image pinned by digest (input image, or the driftless.dev/image annotation kustomize-render records): %q: %w", env.Name, image, err)
@@ -253,11 +259,6 @@ func rebuildFacts(ctx context.Context, dg name.Digest, version string, reg regis
 	return rb, nil
 }
 
-func recordedImage(d apply.Deployment) string {
-	objs, _ := apply.Parse(d.Manifests)
-	return recordedMeta(objs)[meta.AnnotationImage]
-}
-
 // manifestsFor reads the rendered file, or renders the environment.
 func manifestsFor(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spec.Environment, ci step.CI) ([]byte, error) {
 	if f := s.Input("manifests"); f != "" {
@@ -321,22 +322,15 @@ func imageRepos(p *spec.Pipeline, image string) []string {
 	return repos
 }
 
-// recordedMeta reads what kustomize-render recorded on the objects.
-func recordedMeta(objs []*unstructured.Unstructured) map[string]string {
+// recordedRelease reads the release kustomize-render recorded on the
+// objects.
+func recordedRelease(objs []*unstructured.Unstructured) meta.Release {
 	for _, u := range objs {
-		if a := u.GetAnnotations(); a[meta.AnnotationImage] != "" || a[meta.AnnotationVersion] != "" {
-			return a
+		if r := meta.Recorded(u.GetAnnotations()); r.Image != "" || r.Version != "" {
+			return r
 		}
 	}
-	return map[string]string{}
-}
-
-// digestOf returns the sha256:... part of repo@sha256:....
-func digestOf(image string) string {
-	if _, d, ok := strings.Cut(image, "@"); ok {
-		return d
-	}
-	return image
+	return meta.Release{}
 }
 
 func firstNonEmpty(ss ...string) string {

@@ -21,6 +21,7 @@ import (
 	"github.com/driftless-dev/driftless/internal/deploy"
 	"github.com/driftless-dev/driftless/internal/evidence"
 	"github.com/driftless-dev/driftless/internal/kube"
+	"github.com/driftless-dev/driftless/internal/meta"
 	"github.com/driftless-dev/driftless/internal/registry"
 	"github.com/driftless-dev/driftless/internal/smoke"
 	"github.com/driftless-dev/driftless/internal/spec"
@@ -298,17 +299,13 @@ func connect(s *step.Context) (*rest.Config, kubernetes.Interface, error) {
 // expected is the release the live service must be: inputs, else what
 // kustomize-render recorded on the live Deployment, else the CI context.
 func expected(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spec.Environment, ci step.CI, given smoke.Release, tg *checkTarget, kc kubernetes.Interface) (smoke.Release, error) {
-	rel := given
-	sources := map[string]string{}
-	note := func(field, value, src string) {
-		if value != "" && sources[field] == "" {
-			sources[field] = src
-		}
+	sources := []meta.Source{
+		{Name: "input release", Release: meta.Release{Version: given.Version}},
+		{Name: "input config-revision", Release: meta.Release{ConfigRevision: given.ConfigRevision}},
+		{Name: "input image", Release: meta.Release{Image: given.Image}},
+		{Name: "input git-sha", Release: meta.Release{GitSHA: given.GitSHA}},
 	}
-	note("version", given.Version, "input release")
-	note("config revision", given.ConfigRevision, "input config-revision")
-	note("image", given.Image, "input image")
-	note("git sha", given.GitSHA, "input git-sha")
+	rel, _ := meta.Resolve(sources...)
 	complete := rel.Version != "" && rel.ConfigRevision != "" && rel.Image != "" && rel.GitSHA != ""
 	if !complete && kc != nil {
 		service := firstNonEmpty(s.Input("service"), smokeService(env))
@@ -321,31 +318,26 @@ func expected(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spec.
 		case src == "":
 			s.Logf("smoke-test: no Deployment in namespace %s carries the release annotations kustomize-render records", env.Namespace)
 		default:
-			note("version", recorded.Version, src)
-			note("config revision", recorded.ConfigRevision, src)
-			note("image", recorded.Image, src)
-			note("git sha", recorded.GitSHA, src)
-			rel = rel.Or(recorded)
+			sources = append(sources, meta.Source{Name: src, Release: recorded})
 		}
 	}
-	fromCI := smoke.Release{Version: ci.Tag, GitSHA: ci.SHA}
-	if rel.ConfigRevision == "" && p.Static != nil {
+	sources = append(sources,
+		meta.Source{Name: "the Git tag being built", Release: meta.Release{Version: ci.Tag}},
+		meta.Source{Name: "the commit being built", Release: meta.Release{GitSHA: ci.SHA}})
+	if rel, _ = meta.Resolve(sources...); rel.ConfigRevision == "" && p.Static != nil {
 		rev, err := configrev.Dir(p.Path(p.Static.Dir))
 		if err != nil {
 			return rel, err
 		}
-		fromCI.ConfigRevision = rev
-		note("config revision", rev, "the spec's static directory "+p.Static.Dir)
+		sources = append(sources, meta.Source{Name: "the spec's static directory " + p.Static.Dir, Release: meta.Release{ConfigRevision: rev}})
 	}
-	note("version", fromCI.Version, "the Git tag being built")
-	note("git sha", fromCI.GitSHA, "the commit being built")
-	rel = rel.Or(fromCI)
-	for _, f := range []struct{ field, value string }{{"version", rel.Version}, {"config revision", rel.ConfigRevision}, {"image", rel.Image}, {"git sha", rel.GitSHA}} {
+	rel, from := meta.Resolve(sources...)
+	for _, f := range []struct{ field, value string }{{meta.FieldVersion, rel.Version}, {meta.FieldConfigRevision, rel.ConfigRevision}, {meta.FieldImage, rel.Image}, {meta.FieldGitSHA, rel.GitSHA}} {
 		if f.value == "" {
 			s.Logf("smoke-test: %s: unknown", f.field)
 			continue
 		}
-		s.Logf("smoke-test: %s: %s (from %s)", f.field, f.value, sources[f.field])
+		s.Logf("smoke-test: %s: %s (from %s)", f.field, f.value, from[f.field])
 	}
 	if rel.Version == "" {
 		s.Logf("smoke-test: warning: the version deployed is unknown, so only the configuration revision of the live service is verified; pass release")

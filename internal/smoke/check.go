@@ -166,7 +166,7 @@ func (c Check) Expand(rel Release, getenv func(string) string) (_ Check, secrets
 	expand := func(where, s string, env bool) string {
 		return variableRef.ReplaceAllStringFunc(s, func(m string) string {
 			name := m[2 : len(m)-1]
-			if v, ok := rel.variable(name); ok {
+			if v, ok := variable(rel, name); ok {
 				if v == "" {
 					errs = append(errs, &UnknownVariableError{Check: c.Name, Variable: name, Release: true, Where: where})
 				}

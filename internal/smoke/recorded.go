@@ -3,7 +3,6 @@ package smoke
 import (
 	"context"
 	"fmt"
-	"github.com/driftless-dev/driftless/internal/meta"
 	"sort"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -11,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/driftless-dev/driftless/internal/meta"
 )
 
 // Recorded returns the release kustomize-render recorded on the live
@@ -27,7 +28,7 @@ func Recorded(ctx context.Context, kube kubernetes.Interface, namespace, service
 	}
 	var annotated []appsv1.Deployment
 	for _, d := range list.Items {
-		if releaseOf(d.Annotations) != (Release{}) {
+		if meta.Recorded(d.Annotations) != (Release{}) {
 			annotated = append(annotated, d)
 		}
 	}
@@ -63,14 +64,5 @@ func Recorded(ctx context.Context, kube kubernetes.Interface, namespace, service
 		return annotated[i].Name < annotated[j].Name
 	})
 	d := annotated[0]
-	return releaseOf(d.Annotations), fmt.Sprintf("Deployment/%s/%s", namespace, d.Name), nil
-}
-
-func releaseOf(a map[string]string) Release {
-	return Release{
-		Version:        a[meta.AnnotationVersion],
-		GitSHA:         a[meta.AnnotationGitSHA],
-		Image:          a[meta.AnnotationImage],
-		ConfigRevision: a[meta.AnnotationConfigRevision],
-	}
+	return meta.Recorded(d.Annotations), fmt.Sprintf("Deployment/%s/%s", namespace, d.Name), nil
 }
