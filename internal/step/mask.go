@@ -57,13 +57,50 @@ type maskedWriter struct {
 	m  *masker
 	mu sync.Mutex
 	w  io.Writer
+
+	// defuse, on GitHub, keeps lines from being read as workflow commands
+	// (see command.go). Lines are then written whole, as the runner reads
+	// them: an unfinished one waits in partial for its end (or Flush), so
+	// that "::" split across two writes is seen too.
+	defuse  bool
+	partial []byte
+	midLine bool // the start of the current line was already written
 }
 
 func (mw *maskedWriter) Write(p []byte) (int, error) {
 	mw.mu.Lock()
 	defer mw.mu.Unlock()
-	if _, err := mw.w.Write(mw.m.mask(p)); err != nil {
-		return 0, err
+	if !mw.defuse {
+		if _, err := mw.w.Write(mw.m.mask(p)); err != nil {
+			return 0, err
+		}
+		return len(p), nil
 	}
+	buf := append(mw.partial, p...)
+	n := lineEnd(buf)
+	if n == 0 && len(buf) > maxPartialLine {
+		n = len(buf)
+	}
+	if n > 0 {
+		out := defuseLines(mw.m.mask(buf[:n]), !mw.midLine)
+		mw.midLine = lineEnd(buf[:n]) != n
+		if _, err := mw.w.Write(out); err != nil {
+			return 0, err
+		}
+	}
+	mw.partial = append(mw.partial[:0:0], buf[n:]...)
 	return len(p), nil
+}
+
+// Flush writes an unfinished last line.
+func (mw *maskedWriter) Flush() error {
+	mw.mu.Lock()
+	defer mw.mu.Unlock()
+	if len(mw.partial) == 0 {
+		return nil
+	}
+	out := defuseLines(mw.m.mask(mw.partial), !mw.midLine)
+	mw.partial, mw.midLine = nil, true
+	_, err := mw.w.Write(out)
+	return err
 }

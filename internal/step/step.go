@@ -71,21 +71,29 @@ func Run(ctx context.Context, def Definition, fn Func, pio IO) int {
 		return ExitUnusable
 	}
 	m := &masker{}
+	// On GitHub the runner reads every line of stdout and stderr for
+	// workflow commands: the step's own lines are defused (command.go).
+	onGitHub := pio.Getenv("GITHUB_ACTIONS") == "true"
+	stdout := &maskedWriter{m: m, w: pio.Stdout, defuse: onGitHub}
+	stderr := &maskedWriter{m: m, w: pio.Stderr, defuse: onGitHub}
+	defer stderr.Flush()
+	defer stdout.Flush()
 	c := &Context{
 		def:     &def,
 		getenv:  pio.Getenv,
 		flags:   map[string]*flagValue{},
 		mask:    m,
 		dir:     pio.Dir,
-		Stdout:  &maskedWriter{m: m, w: pio.Stdout},
-		Stderr:  &maskedWriter{m: m, w: pio.Stderr},
+		Stdout:  stdout,
+		Stderr:  stderr,
 		outputs: map[string]string{},
 	}
 	// Workflow commands (add-mask, annotations) go to the raw stdout: masking
-	// "::add-mask::s3cret" would defeat it. Only on GitHub do they mean
-	// anything; elsewhere they would be noise.
+	// "::add-mask::s3cret" would defeat it, and go-githubactions escapes
+	// their values. Only on GitHub do they mean anything; elsewhere they
+	// would be noise.
 	actionOut := io.Discard
-	if c.OnGitHub() {
+	if onGitHub {
 		actionOut = pio.Stdout
 	}
 	c.action = githubactions.New(githubactions.WithGetenv(pio.Getenv), githubactions.WithWriter(actionOut))
@@ -330,6 +338,10 @@ func (c *Context) Annotate(a Annotation) {
 	}
 }
 
+// outputDelimiter is the delimiter go-githubactions puts around each value
+// in $GITHUB_OUTPUT.
+const outputDelimiter = "_GitHubActionsFileCommandDelimeter_"
+
 // flush writes outputs and the summary. It runs also when the step failed:
 // a failed validation still reports how many errors it found.
 func (c *Context) flush(runErr error) error {
@@ -342,6 +354,13 @@ func (c *Context) flush(runErr error) error {
 	}
 	if c.getenv("GITHUB_OUTPUT") != "" {
 		for _, n := range names {
+			// go-githubactions writes every value between the same fixed
+			// delimiter lines: a value holding it would end early and the
+			// rest would be read as outputs of its choosing.
+			if v := c.outputs[n]; strings.Contains(v, outputDelimiter) {
+				errs = append(errs, fmt.Errorf("writing $GITHUB_OUTPUT: output %q contains %q, which would end it early there", n, outputDelimiter))
+				continue
+			}
 			c.action.SetOutput(n, c.outputs[n])
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/driftless-dev/driftless/internal/step"
 	"github.com/driftless-dev/driftless/internal/testtool"
@@ -155,4 +156,90 @@ func Outputs(t *testing.T, stdout string) map[string]string {
 		out[k] = fmt.Sprint(v)
 	}
 	return out
+}
+
+// Command is a workflow command as the GitHub Actions runner reads it from
+// a line of a step's output.
+type Command struct {
+	Name       string
+	Properties map[string]string
+	Data       string
+}
+
+// WorkflowCommands returns the workflow commands the GitHub Actions runner
+// would find in a step's output, stdout or stderr (it reads both), the way
+// actions/runner's ActionCommand parses them: lines end at "\n" or "\r"; a
+// line that starts with "::name props::data" once leading white space is
+// trimmed, or that holds "##[name props]data" anywhere. Values are
+// unescaped. Any name counts, not only the ones the runner knows.
+func WorkflowCommands(output string) []Command {
+	var cmds []Command
+	for _, line := range strings.FieldsFunc(output, func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if c, ok := parseV2(line); ok {
+			cmds = append(cmds, c)
+		} else if c, ok := parseV1(line); ok {
+			cmds = append(cmds, c)
+		}
+	}
+	return cmds
+}
+
+func parseV2(line string) (Command, bool) {
+	line = strings.TrimLeftFunc(line, unicode.IsSpace)
+	if !strings.HasPrefix(line, "::") {
+		return Command{}, false
+	}
+	info, data, ok := strings.Cut(line[2:], "::")
+	if !ok {
+		return Command{}, false
+	}
+	name, props, _ := strings.Cut(info, " ")
+	if name == "" {
+		return Command{}, false
+	}
+	c := Command{Name: name, Properties: map[string]string{}, Data: unescapeData(data)}
+	for _, p := range strings.Split(strings.TrimSpace(props), ",") {
+		if k, v, ok := strings.Cut(p, "="); ok && k != "" && v != "" {
+			c.Properties[k] = unescapeProperty(v)
+		}
+	}
+	return c, true
+}
+
+func parseV1(line string) (Command, bool) {
+	i := strings.Index(line, "##[")
+	if i < 0 {
+		return Command{}, false
+	}
+	info, data, ok := strings.Cut(line[i+3:], "]")
+	if !ok {
+		return Command{}, false
+	}
+	name, props, _ := strings.Cut(info, " ")
+	if name == "" {
+		return Command{}, false
+	}
+	c := Command{Name: name, Properties: map[string]string{}, Data: unescapeV1(data)}
+	for _, p := range strings.Split(props, ";") {
+		if k, v, ok := strings.Cut(p, "="); ok && k != "" && v != "" {
+			c.Properties[k] = unescapeV1(v)
+		}
+	}
+	return c, true
+}
+
+// The runner unescapes by replacing each pair in turn, in this order.
+func unescapeData(s string) string { return unescape(s, "%0D", "\r", "%0A", "\n", "%25", "%") }
+func unescapeProperty(s string) string {
+	return unescape(s, "%0D", "\r", "%0A", "\n", "%3A", ":", "%2C", ",", "%25", "%")
+}
+func unescapeV1(s string) string {
+	return unescape(s, "%3B", ";", "%0D", "\r", "%0A", "\n", "%5D", "]", "%25", "%")
+}
+
+func unescape(s string, pairs ...string) string {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		s = strings.ReplaceAll(s, pairs[i], pairs[i+1])
+	}
+	return s
 }
