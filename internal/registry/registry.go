@@ -2,19 +2,13 @@ package registry
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"slices"
-	"syscall"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // Options configure registry access.
@@ -29,29 +23,27 @@ type Options struct {
 	Keychain authn.Keychain
 	// Transport is the base transport; http.DefaultTransport when nil.
 	Transport http.RoundTripper
-	// Backoff between retries; DefaultBackoff when zero.
+	// Backoff is the retry budget (DefaultBackoff says what it covers);
+	// DefaultBackoff when Steps is zero. Cap is ignored.
 	Backoff remote.Backoff
-	// Jobs is how many blobs are uploaded in parallel; 4 when zero.
+	// Jobs is how many blobs go-containerregistry uploads in parallel; 4
+	// when zero. (bake.Push uploads its blobs itself, 4 at a time.)
 	Jobs int
 	// UserAgent names the step in registry logs.
 	UserAgent string
 }
 
-// DefaultBackoff retries five times over about 15 seconds.
-var DefaultBackoff = remote.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 5}
-
-// retryStatusCodes are the answers worth trying again.
-var retryStatusCodes = []int{
-	http.StatusRequestTimeout, http.StatusTooManyRequests,
-	http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
-}
-
 // Remote returns the go-containerregistry options for these settings.
+// Retries end when ctx does: the request in flight and a wait of ours at
+// once; go-containerregistry's wait between two tries of an upload does not
+// watch ctx, so the next try fails as soon as that wait is over, at most
+// one wait (5.7 s plus jitter by default) after ctx ended.
 func (o Options) Remote(ctx context.Context) []remote.Option {
 	backoff := o.Backoff
 	if backoff.Steps == 0 {
 		backoff = DefaultBackoff
 	}
+	backoff.Cap = 0
 	jobs := o.Jobs
 	if jobs == 0 {
 		jobs = 4
@@ -63,40 +55,18 @@ func (o Options) Remote(ctx context.Context) []remote.Option {
 	opts := []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(o.keychain()),
-		remote.WithTransport(&httpGuard{base: base, insecure: o.Insecure}),
+		remote.WithTransport(&retryTransport{base: &httpGuard{base: base, insecure: o.Insecure}, backoff: backoff}),
 		remote.WithRetryBackoff(backoff),
-		remote.WithRetryStatusCodes(retryStatusCodes...),
-		remote.WithRetryPredicate(Retryable),
+		// Statuses are ours to retry, request by request; go-containerregistry
+		// retries only what Retryable says, so the two never multiply.
+		remote.WithRetryStatusCodes(),
+		remote.WithRetryPredicate(func(err error) bool { return ctx.Err() == nil && Retryable(err) }),
 		remote.WithJobs(jobs),
 	}
 	if o.UserAgent != "" {
 		opts = append(opts, remote.WithUserAgent(o.UserAgent))
 	}
 	return opts
-}
-
-// Retryable says whether a failed registry call is worth trying again: an
-// answer with one of the retried status codes (go-containerregistry's
-// default predicate misses a 429 or 503 to the request that starts a blob
-// upload), or a connection that timed out, was reset or dropped mid-body.
-func Retryable(err error) bool {
-	if err == nil {
-		return false
-	}
-	var te *transport.Error
-	if errors.As(err, &te) {
-		return slices.Contains(retryStatusCodes, te.StatusCode)
-	}
-	var tmp interface{ Temporary() bool }
-	if errors.As(err, &tmp) && tmp.Temporary() {
-		return true
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return true
-	}
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
 }
 
 // NameOptions are the options to parse references with.
