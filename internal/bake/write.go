@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
@@ -20,6 +24,11 @@ import (
 // without uploading anything when the manifest is already there. The
 // manifest goes last, so the registry never holds a manifest whose blobs
 // are missing, and no tag is written here at all.
+//
+// Retries are ropts' (registry.Options.Remote), and so is the context that
+// ends them. Blobs are uploaded one by one, up to jobs at a time, so that a
+// blob that cannot be uploaded is named, with its repository, in the error;
+// the manifest write that follows finds them all done.
 func Push(r *Result, repo name.Repository, ropts []remote.Option) (bool, error) {
 	ref := repo.Digest(r.Digest.String())
 	if _, err := remote.Head(ref, ropts...); err == nil {
@@ -27,7 +36,14 @@ func Push(r *Result, repo name.Repository, ropts []remote.Option) (bool, error) 
 	} else if !isNotFound(err) {
 		return false, fmt.Errorf("checking for %s: %w", ref, err)
 	}
-	var err error
+	pusher, err := remote.NewPusher(ropts...)
+	if err != nil {
+		return false, err
+	}
+	ropts = append(slices.Clip(ropts), remote.Reuse(pusher))
+	if err := uploadBlobs(r, repo, ropts); err != nil {
+		return false, fmt.Errorf("pushing %s: %w", ref, err)
+	}
 	if r.Index != nil {
 		err = remote.WriteIndex(ref, r.Index, ropts...)
 	} else {
@@ -37,6 +53,128 @@ func Push(r *Result, repo name.Repository, ropts []remote.Option) (bool, error) 
 		return false, fmt.Errorf("pushing %s: %w", ref, err)
 	}
 	return true, nil
+}
+
+// jobs is how many blobs are uploaded at once, registry.Options.Jobs' default.
+const jobs = 4
+
+// uploadBlobs uploads every blob of the result (layers and configs of every
+// image) that repo lacks, and returns an error naming each blob that could
+// not be; blobs that failed alike (no access, say) share one line.
+func uploadBlobs(r *Result, repo name.Repository, ropts []remote.Option) error {
+	blobs, err := blobsOf(r)
+	if err != nil {
+		return err
+	}
+	errs := make([]error, len(blobs))
+	sem := make(chan struct{}, jobs)
+	var wg sync.WaitGroup
+	for i, b := range blobs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs[i] = remote.WriteLayer(repo, b.layer, ropts...)
+		})
+	}
+	wg.Wait()
+	var causes []error
+	named := map[string][]string{} // cause → blobs
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		if _, ok := named[err.Error()]; !ok {
+			causes = append(causes, err)
+		}
+		named[err.Error()] = append(named[err.Error()], fmt.Sprintf("%s (%s)", blobs[i].digest, blobs[i].what))
+	}
+	var out []error
+	for _, err := range causes {
+		which := named[err.Error()]
+		what := "blob " + which[0]
+		if len(which) > 1 {
+			what = "blobs " + strings.Join(which, ", ")
+		}
+		out = append(out, fmt.Errorf("uploading %s to %s: %w", what, repo, err))
+	}
+	return errors.Join(out...)
+}
+
+type blob struct {
+	digest v1.Hash
+	what   string // "layer 2 of 3", "config", with the platform of an index's image
+	layer  v1.Layer
+}
+
+// blobsOf lists the distinct blobs of an image or index, in manifest order.
+func blobsOf(r *Result) ([]blob, error) {
+	var out []blob
+	seen := map[v1.Hash]bool{}
+	add := func(img v1.Image, platform string) error {
+		layers, err := img.Layers()
+		if err != nil {
+			return err
+		}
+		cfg, err := partial.ConfigLayer(img)
+		if err != nil {
+			return err
+		}
+		for i, l := range append(layers, cfg) {
+			d, err := l.Digest()
+			if err != nil {
+				return err
+			}
+			if seen[d] {
+				continue
+			}
+			seen[d] = true
+			what := fmt.Sprintf("layer %d of %d", i+1, len(layers))
+			if i == len(layers) {
+				what = "config"
+			}
+			if platform != "" {
+				what += " of " + platform
+			}
+			out = append(out, blob{digest: d, what: what, layer: l})
+		}
+		return nil
+	}
+	if r.Index == nil {
+		return out, add(r.Image, "")
+	}
+	var walk func(idx v1.ImageIndex) error
+	walk = func(idx v1.ImageIndex) error {
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return err
+		}
+		for _, desc := range im.Manifests {
+			switch {
+			case desc.MediaType.IsIndex():
+				child, err := idx.ImageIndex(desc.Digest)
+				if err != nil {
+					return err
+				}
+				if err := walk(child); err != nil {
+					return err
+				}
+			case desc.MediaType.IsImage():
+				img, err := idx.Image(desc.Digest)
+				if err != nil {
+					return err
+				}
+				platform := desc.Digest.String()
+				if desc.Platform != nil {
+					platform = desc.Platform.String()
+				}
+				if err := add(img, platform); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return out, walk(r.Index)
 }
 
 func isNotFound(err error) bool {
