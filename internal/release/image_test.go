@@ -3,11 +3,16 @@ package release
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	mathrand "math/rand"
 	"net/http"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -16,8 +21,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/driftless-dev/driftless/internal/registry"
+	"github.com/driftless-dev/driftless/internal/registry/distribution"
 	"github.com/driftless-dev/driftless/internal/registry/registrytest"
 )
 
@@ -369,4 +376,120 @@ func TestPlanTagsIndex(t *testing.T) {
 	if diff := cmp.Diff([]string{"v2.0.0", "v2"}, plan.Tags()); diff != "" {
 		t.Errorf("Tags (-want +got)\n%s", diff)
 	}
+}
+
+// faultRegistries are the two real registries the fault tests run against.
+var faultRegistries = []struct {
+	name  string
+	start func(*testing.T) string
+}{
+	{"in-process", func(t *testing.T) string { return registrytest.New(t) }},
+	{"distribution", func(t *testing.T) string {
+		t.Helper()
+		if _, err := exec.LookPath(distribution.Binary); err != nil && os.Getenv("CI") == "" {
+			t.Skip("docker-registry is not installed; scripts/deps installs it")
+		}
+		s, err := distribution.Start(t.Context(), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Stop)
+		return s.Host
+	}},
+}
+
+var realWaits = flag.Bool("real-waits", false, "fault tests wait as long between retries as the steps do")
+
+// TestTagFlakyRegistry tags five releases in a row, with floating tags,
+// through a registry proxy that answers 15% of requests with 429 or 503
+// and cuts the first write of three tags mid-body in each run: every run
+// must succeed, and every tag names a complete image. The same five runs
+// through a proxy without faults are the clean run the time is compared
+// with.
+func TestTagFlakyRegistry(t *testing.T) {
+	t.Parallel()
+	for _, reg := range faultRegistries {
+		t.Run(reg.name, func(t *testing.T) {
+			t.Parallel()
+			clean := tagReleases(t, reg.start(t), func(int) registrytest.Faults { return registrytest.Faults{} })
+			statuses := 0
+			flaky := tagReleases(t, reg.start(t), func(run int) registrytest.Faults {
+				return registrytest.Faults{Seed: uint64(run), Rate: 0.15, Cuts: 3}
+			}, func(run int, faults *registrytest.FaultLog) {
+				if n := faults.Count("cut"); n != 3 {
+					t.Errorf("run %d: %d tag writes cut, want 3", run, n)
+				}
+				statuses += faults.Count("429") + faults.Count("503")
+			})
+			if statuses == 0 {
+				t.Error("no 429 or 503 injected in five runs")
+			}
+			t.Logf("five runs: %v clean, %v with 15 cuts and %d 429/503 answers (%.1fx)",
+				clean.Round(time.Millisecond), flaky.Round(time.Millisecond), statuses, float64(flaky)/float64(clean))
+		})
+	}
+}
+
+// tagReleases pushes releases v1.1.0 to v1.5.0 to upstream and tags each,
+// with its minor and major tags, through a proxy with the run's faults; it
+// returns the time planning and tagging took. Every run must succeed and
+// leave every tag naming a complete image.
+func tagReleases(t *testing.T, upstream string, faults func(run int) registrytest.Faults, check ...func(int, *registrytest.FaultLog)) time.Duration {
+	t.Helper()
+	b := registry.DefaultBackoff
+	if !*realWaits {
+		b.Duration /= 50
+	}
+	repo, _ := name.NewRepository(upstream + "/pssp/api")
+	want := map[string]string{}
+	var took time.Duration
+	for run := 1; run <= 5; run++ {
+		version := fmt.Sprintf("v1.%d.0", run)
+		// Images of fixed bytes: the fault schedule depends on digests.
+		img, err := random.Image(512, 2, random.WithSource(mathrand.NewSource(int64(run))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err = mutate.Config(img, v1.Config{Labels: map[string]string{VersionLabel: version}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pinned := registrytest.Push(t, repo.String(), img)
+		_, digest, _ := strings.Cut(pinned, "@")
+		host, log := registrytest.Proxy(t, upstream, faults(run))
+		image, err := name.NewDigest(host + "/pssp/api@" + digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := ParseVersion(version, Policy{Prefix: "v"})
+		opts := registry.Options{Backoff: b}.Remote(t.Context())
+		start := time.Now()
+		plan, err := PlanTags(image, v, []string{FloatMinor, FloatMajor}, opts)
+		if err == nil {
+			err = plan.Apply(opts)
+		}
+		took += time.Since(start)
+		if err != nil {
+			t.Fatalf("run %d: %v\nfaults: %v", run, err, log.Faults())
+		}
+		for _, c := range check {
+			c(run, log)
+		}
+		want[version], want[fmt.Sprintf("v1.%d", run)], want["v1"] = digest, digest, digest
+		got := tagState(t, repo.String())
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("run %d: tags (-want +got)\n%s", run, diff)
+		}
+		// Every tag names a complete image.
+		for tag := range got {
+			img, err := remote.Image(repo.Tag(tag))
+			if err == nil {
+				err = validate.Image(img)
+			}
+			if err != nil {
+				t.Errorf("run %d: tag %s: %v", run, tag, err)
+			}
+		}
+	}
+	return took
 }
