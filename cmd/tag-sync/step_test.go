@@ -16,9 +16,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/driftless-dev/driftless/internal/githubtest"
 	"github.com/driftless-dev/driftless/internal/registry/registrytest"
 	"github.com/driftless-dev/driftless/internal/release"
-	"github.com/driftless-dev/driftless/internal/release/releasetest"
 	"github.com/driftless-dev/driftless/internal/step/steptest"
 )
 
@@ -52,7 +52,7 @@ type world struct {
 	rec                *registrytest.Recorder
 	fixtures           map[string]string // fixture → repo@digest
 	summary            string
-	github             *releasetest.GitHub
+	github             *githubtest.Server
 	versioning, outDir string
 }
 
@@ -462,7 +462,7 @@ func TestCreateGitTagOnGitHub(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t, standard)
-			w.github = releasetest.NewGitHub(t, "o", "r", "s3cret-token")
+			w.github = githubtest.New(t, "o", "r", "s3cret-token")
 			if tc.remote != "" {
 				w.github.SetTag("v1.2.3", w.expand(tc.remote))
 			}
@@ -476,7 +476,7 @@ func TestCreateGitTagOnGitHub(t *testing.T) {
 			if tc.gitState != "" && !strings.Contains(r.stderr, "tag-sync: git tag v1.2.3 at "+w.head+": "+tc.gitState) {
 				t.Errorf("stderr lacks the git tag's state %q:\n%s", tc.gitState, r.stderr)
 			}
-			var creates []releasetest.Request
+			var creates []githubtest.Request
 			for _, req := range w.github.Requests() {
 				if req.Auth != "Bearer s3cret-token" {
 					t.Errorf("%s %s: Authorization %q", req.Method, req.Path, req.Auth)
@@ -485,9 +485,9 @@ func TestCreateGitTagOnGitHub(t *testing.T) {
 					creates = append(creates, req)
 				}
 			}
-			var wantCreates []releasetest.Request
+			var wantCreates []githubtest.Request
 			if tc.creates > 0 {
-				wantCreates = []releasetest.Request{{Method: "POST", Path: "/repos/o/r/git/refs", Auth: "Bearer s3cret-token", Body: `{"ref":"refs/tags/v1.2.3","sha":"` + w.head + `"}`}}
+				wantCreates = []githubtest.Request{{Method: "POST", Path: "/repos/o/r/git/refs", Auth: "Bearer s3cret-token", Body: `{"ref":"refs/tags/v1.2.3","sha":"` + w.head + `"}`}}
 			}
 			if diff := cmp.Diff(wantCreates, creates); diff != "" {
 				t.Errorf("creates (-want +got)\n%s", diff)
@@ -561,12 +561,12 @@ func TestCreateGitTagLocally(t *testing.T) {
 func TestCreateGitTagWithoutImage(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, standard)
-	w.github = releasetest.NewGitHub(t, "o", "r", "s3cret-token")
+	w.github = githubtest.New(t, "o", "r", "s3cret-token")
 	r := w.run(gitHubEnv("refs/heads/main"), "--release", "v1.2.3", "--create-git-tag")
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
-	if typ, sha := w.github.Ref("v1.2.3"); typ != "commit" || sha != w.head {
+	if typ, sha := w.github.Tag("v1.2.3"); typ != "commit" || sha != w.head {
 		t.Errorf("refs/tags/v1.2.3 names %s %s, want commit %s", typ, sha, w.head)
 	}
 	if diff := cmp.Diff(map[string]string{"version": "v1.2.3", "release": "v1.2.3"}, r.outputs); diff != "" {

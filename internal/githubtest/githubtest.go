@@ -27,10 +27,15 @@ type Server struct {
 	// accepts any request.
 	Token string
 
-	mu          sync.Mutex
-	envs        []*env
-	refs        map[string]string // branch or tag name → commit
-	deployments []*Deployment     // by ID, ascending
+	mu      sync.Mutex
+	envs    []*env
+	refs    map[string]string // branch or tag name → commit
+	gitRefs map[string]object // "refs/tags/v1.2.3" → what it names
+	gitTags map[string]object // tag object sha → what it names
+	// raceSHA, when set, makes the next reference create answer 422
+	// "Reference already exists" after another writer created it there.
+	raceSHA     string
+	deployments []*Deployment // by ID, ascending
 	nextID      int64
 	clock       time.Time
 	requests    []Request
@@ -135,7 +140,7 @@ var start = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 // New starts a fake serving owner/repo for the test's duration.
 func New(t testing.TB, owner, repo, token string) *Server {
 	t.Helper()
-	s := &Server{Owner: owner, Repo: repo, Token: token, refs: map[string]string{}, nextID: 1000, clock: start}
+	s := &Server{Owner: owner, Repo: repo, Token: token, refs: map[string]string{}, gitRefs: map[string]object{}, gitTags: map[string]object{}, nextID: 1000, clock: start}
 	mux := http.NewServeMux()
 	base := "/repos/" + owner + "/" + repo
 	mux.HandleFunc("GET "+base+"/environments/{name}", s.getEnvironment)
@@ -145,6 +150,9 @@ func New(t testing.TB, owner, repo, token string) *Server {
 	mux.HandleFunc("GET "+base+"/deployments/{id}", s.getDeployment)
 	mux.HandleFunc("GET "+base+"/deployments/{id}/statuses", s.listStatuses)
 	mux.HandleFunc("POST "+base+"/deployments/{id}/statuses", s.createStatus)
+	mux.HandleFunc("GET "+base+"/git/ref/{ref...}", s.getRef)
+	mux.HandleFunc("POST "+base+"/git/refs", s.createRef)
+	mux.HandleFunc("GET "+base+"/git/tags/{sha}", s.getTag)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { notFound(w, "https://docs.github.com/rest") })
 	srv := httptest.NewServer(s.record(mux))
 	t.Cleanup(srv.Close)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/driftless-dev/driftless/internal/release/releasetest"
+	"github.com/driftless-dev/driftless/internal/githubtest"
 )
 
 func TestGitHubTags(t *testing.T) {
@@ -19,44 +19,44 @@ func TestGitHubTags(t *testing.T) {
 		tagob = "3333333333333333333333333333333333333333"
 		get   = "GET /repos/o/r/git/ref/tags/v1.2.3"
 	)
-	create := releasetest.Request{Method: "POST", Path: "/repos/o/r/git/refs", Auth: "Bearer s3cret", Body: `{"ref":"refs/tags/v1.2.3","sha":"` + built + `"}`}
+	create := githubtest.Request{Method: "POST", Path: "/repos/o/r/git/refs", Auth: "Bearer s3cret", Body: `{"ref":"refs/tags/v1.2.3","sha":"` + built + `"}`}
 	for _, tc := range []struct {
 		name     string
-		setup    func(g *releasetest.GitHub)
+		setup    func(g *githubtest.Server)
 		exists   bool
 		refusal  string
 		requests []string // method and path, besides the create
 		create   bool
 	}{
 		{name: "absent: created", requests: []string{get, get}, create: true},
-		{name: "same commit: nothing to do", setup: func(g *releasetest.GitHub) { g.SetTag("v1.2.3", built) }, exists: true, requests: []string{get, get}},
+		{name: "same commit: nothing to do", setup: func(g *githubtest.Server) { g.SetTag("v1.2.3", built) }, exists: true, requests: []string{get, get}},
 		{
 			name:  "annotated, same commit: peeled, nothing to do",
-			setup: func(g *releasetest.GitHub) { g.SetAnnotatedTag("v1.2.3", tagob, built) }, exists: true,
+			setup: func(g *githubtest.Server) { g.SetAnnotatedTag("v1.2.3", tagob, built) }, exists: true,
 			requests: []string{get, "GET /repos/o/r/git/tags/" + tagob, get, "GET /repos/o/r/git/tags/" + tagob},
 		},
 		{
-			name: "other commit: refused", setup: func(g *releasetest.GitHub) { g.SetTag("v1.2.3", other) }, exists: true,
+			name: "other commit: refused", setup: func(g *githubtest.Server) { g.SetTag("v1.2.3", other) }, exists: true,
 			refusal:  `git tag "v1.2.3" already exists on GitHub o/r on commit ` + other + `, not on the commit being built (` + built + `): release tags never move`,
 			requests: []string{get, get},
 		},
 		{
-			name: "annotated, other commit: refused", setup: func(g *releasetest.GitHub) { g.SetAnnotatedTag("v1.2.3", tagob, other) }, exists: true,
+			name: "annotated, other commit: refused", setup: func(g *githubtest.Server) { g.SetAnnotatedTag("v1.2.3", tagob, other) }, exists: true,
 			refusal:  "on commit " + other,
 			requests: []string{get, "GET /repos/o/r/git/tags/" + tagob, get, "GET /repos/o/r/git/tags/" + tagob},
 		},
 		{
-			name: "created meanwhile at the same commit: fine", setup: func(g *releasetest.GitHub) { g.RaceNextCreate(built) },
+			name: "created meanwhile at the same commit: fine", setup: func(g *githubtest.Server) { g.RaceNextCreate(built) },
 			requests: []string{get, get, get}, create: true,
 		},
 		{
-			name: "created meanwhile at another commit: refused", setup: func(g *releasetest.GitHub) { g.RaceNextCreate(other) },
+			name: "created meanwhile at another commit: refused", setup: func(g *githubtest.Server) { g.RaceNextCreate(other) },
 			refusal: "on commit " + other, requests: []string{get, get, get}, create: true,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			fake := releasetest.NewGitHub(t, "o", "r", "s3cret")
+			fake := githubtest.New(t, "o", "r", "s3cret")
 			if tc.setup != nil {
 				tc.setup(fake)
 			}
@@ -86,7 +86,7 @@ func TestGitHubTags(t *testing.T) {
 			}
 
 			var got, want []string
-			var creates []releasetest.Request
+			var creates []githubtest.Request
 			for _, r := range fake.Requests() {
 				if r.Method == "POST" {
 					creates = append(creates, r)
@@ -101,15 +101,15 @@ func TestGitHubTags(t *testing.T) {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("requests (-want +got)\n%s", diff)
 			}
-			var wantCreates []releasetest.Request
+			var wantCreates []githubtest.Request
 			if tc.create {
-				wantCreates = []releasetest.Request{create}
+				wantCreates = []githubtest.Request{create}
 			}
 			if diff := cmp.Diff(wantCreates, creates); diff != "" {
 				t.Errorf("creates (-want +got)\n%s", diff)
 			}
 			if tc.refusal == "" {
-				if typ, sha := fake.Ref("v1.2.3"); (typ == "commit" && sha != built) || typ == "" {
+				if typ, sha := fake.Tag("v1.2.3"); (typ == "commit" && sha != built) || typ == "" {
 					t.Errorf("afterwards refs/tags/v1.2.3 names %s %s", typ, sha)
 				}
 			}
@@ -119,7 +119,7 @@ func TestGitHubTags(t *testing.T) {
 
 func TestGitHubTagsErrors(t *testing.T) {
 	t.Parallel()
-	fake := releasetest.NewGitHub(t, "o", "r", "s3cret")
+	fake := githubtest.New(t, "o", "r", "s3cret")
 	g, err := NewGitHubTags(fake.URL+"/", "wrong", "o/r", nil)
 	if err != nil {
 		t.Fatal(err)
