@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/driftless-dev/driftless/internal/meta"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,7 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/driftless-dev/driftless/internal/githubapi"
+	"github.com/driftless-dev/driftless/internal/meta"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/driftless-dev/driftless/internal/access"
 	"github.com/driftless-dev/driftless/internal/apply"
@@ -27,8 +32,6 @@ import (
 	"github.com/driftless-dev/driftless/internal/render"
 	"github.com/driftless-dev/driftless/internal/spec"
 	"github.com/driftless-dev/driftless/internal/step"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 var definition = step.Definition{
@@ -203,7 +206,7 @@ func checkGates(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spe
 		CIEnvironment: s.Input("ci-environment"), Override: gate.Override{Reason: s.Input("override-freeze")},
 	}
 	if ci.Provider == step.ProviderGitHub {
-		gh, err := deploy.NewGitHubClient(s.Getenv("GITHUB_API_URL"), reg.GitHubToken, nil)
+		gh, err := githubapi.New(s.Getenv("GITHUB_API_URL"), reg.GitHubToken, nil)
 		if err != nil {
 			return "", err
 		}

@@ -9,13 +9,14 @@ import (
 	"encoding/pem"
 	"encoding/xml"
 	"fmt"
-	"github.com/driftless-dev/driftless/internal/meta"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/driftless-dev/driftless/internal/meta"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"

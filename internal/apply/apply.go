@@ -6,11 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/driftless-dev/driftless/internal/kube"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/driftless-dev/driftless/internal/kube"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"

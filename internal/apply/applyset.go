@@ -5,10 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"github.com/driftless-dev/driftless/internal/kube"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/driftless-dev/driftless/internal/kube"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/driftless-dev/driftless/internal/kube"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/driftless-dev/driftless/internal/kube"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"

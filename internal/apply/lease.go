@@ -3,8 +3,9 @@ package apply
 import (
 	"context"
 	"fmt"
-	"github.com/driftless-dev/driftless/internal/kube"
 	"time"
+
+	"github.com/driftless-dev/driftless/internal/kube"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"

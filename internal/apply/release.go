@@ -6,13 +6,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/driftless-dev/driftless/internal/kube"
-	"github.com/driftless-dev/driftless/internal/meta"
 	"io"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/driftless-dev/driftless/internal/kube"
+	"github.com/driftless-dev/driftless/internal/meta"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"

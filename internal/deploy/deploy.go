@@ -6,15 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
+
+	"github.com/driftless-dev/driftless/internal/githubapi"
 
 	"github.com/google/go-github/v60/github"
 )
-
-// DefaultAPI is the API of github.com; GitHub Enterprise Server runs report
-// theirs in GITHUB_API_URL.
-const DefaultAPI = "https://api.github.com"
 
 // Task is the deployment task of deployments driftless creates.
 const Task = "deploy:driftless"
@@ -33,36 +29,6 @@ const (
 // maxDescription is GitHub's limit on deployment and status descriptions.
 const maxDescription = 140
 
-// NewGitHubClient returns a go-github client for the API at apiURL
-// (DefaultAPI when empty) authenticated with token (none when empty). hc may
-// be nil.
-func NewGitHubClient(apiURL, token string, hc *http.Client) (*github.Client, error) {
-	if apiURL == "" {
-		apiURL = DefaultAPI
-	}
-	base, err := url.Parse(strings.TrimSuffix(apiURL, "/") + "/")
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, fmt.Errorf("GitHub API URL %q (GITHUB_API_URL) is not an http(s) URL", apiURL)
-	}
-	c := github.NewClient(hc)
-	if token != "" {
-		c = c.WithAuthToken(token)
-	}
-	// BaseURL, not WithEnterpriseURLs: the latter appends /api/v3/ to any
-	// URL, which api.github.com and test servers do not have.
-	c.BaseURL = base
-	return c, nil
-}
-
-// SplitRepository splits owner/name (GITHUB_REPOSITORY).
-func SplitRepository(repository string) (owner, repo string, err error) {
-	owner, repo, ok := strings.Cut(repository, "/")
-	if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") {
-		return "", "", fmt.Errorf("GitHub repository %q is not owner/name (GITHUB_REPOSITORY)", repository)
-	}
-	return owner, repo, nil
-}
-
 // Client creates and updates deployments of one repository.
 type Client struct {
 	GitHub      *github.Client
@@ -71,7 +37,7 @@ type Client struct {
 
 // New returns a Client for repository (owner/name).
 func New(gh *github.Client, repository string) (*Client, error) {
-	owner, repo, err := SplitRepository(repository)
+	owner, repo, err := githubapi.SplitRepository(repository)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/driftless-dev/driftless/internal/githubapi"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
@@ -23,7 +25,7 @@ const (
 
 func newClient(t *testing.T, fake *githubtest.Server, token string) *Client {
 	t.Helper()
-	gh, err := NewGitHubClient(fake.URL, token, nil)
+	gh, err := githubapi.New(fake.URL, token, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +282,7 @@ func TestErrors(t *testing.T) {
 		}
 	}
 
-	if _, err := NewGitHubClient("ftp://example.com", "", nil); err == nil {
+	if _, err := githubapi.New("ftp://example.com", "", nil); err == nil {
 		t.Error("NewGitHubClient accepted an ftp URL")
 	}
 	if _, err := New(nil, "just-a-name"); err == nil || !strings.Contains(err.Error(), `"just-a-name" is not owner/name`) {

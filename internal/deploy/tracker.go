@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"context"
+
+	"github.com/driftless-dev/driftless/internal/githubapi"
 )
 
 // Tracker moves the GitHub Deployment of one step run. A Tracker that
@@ -45,7 +47,7 @@ func Track(ctx context.Context, opts TrackOptions) *Tracker {
 		t.logf("%s: GitHub deployment status not set: no github-token (or GITHUB_TOKEN) and GITHUB_REPOSITORY", opts.Step)
 		return t
 	}
-	gh, err := NewGitHubClient(opts.APIURL, opts.Token, nil)
+	gh, err := githubapi.New(opts.APIURL, opts.Token, nil)
 	if err == nil {
 		t.c, err = New(gh, opts.Repository)
 	}

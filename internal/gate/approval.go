@@ -25,7 +25,7 @@ type GitHubEnvironments interface {
 	BranchPolicies(ctx context.Context, owner, repo, name string) ([]*github.DeploymentBranchPolicy, error)
 }
 
-// GitHubAPI reads environments with go-github (deploy.NewGitHubClient
+// GitHubAPI reads environments with go-github (githubapi.New
 // makes the client).
 type GitHubAPI struct {
 	Client *github.Client

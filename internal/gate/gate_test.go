@@ -12,12 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/driftless-dev/driftless/internal/githubapi"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
-	"github.com/driftless-dev/driftless/internal/deploy"
 	"github.com/driftless-dev/driftless/internal/evidence"
 	"github.com/driftless-dev/driftless/internal/githubtest"
 	"github.com/driftless-dev/driftless/internal/registry"
@@ -402,7 +403,7 @@ func TestGitHubApproval(t *testing.T) {
 			if token == "" {
 				token = "s3cret"
 			}
-			gh, err := deploy.NewGitHubClient(fake.URL, token, nil)
+			gh, err := githubapi.New(fake.URL, token, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

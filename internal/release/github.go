@@ -5,15 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
+
+	"github.com/driftless-dev/driftless/internal/githubapi"
 
 	"github.com/google/go-github/v60/github"
 )
-
-// DefaultGitHubAPI is the API of github.com; GitHub Enterprise Server runs
-// report theirs in GITHUB_API_URL.
-const DefaultGitHubAPI = "https://api.github.com"
 
 // GitHubTags creates tags through the GitHub REST API (Git references),
 // which needs no checkout and no push credentials: the CI token is enough.
@@ -25,27 +21,17 @@ type GitHubTags struct {
 var _ GitTagger = (*GitHubTags)(nil)
 
 // NewGitHubTags returns a GitHubTags for repository (owner/name) at the API
-// apiURL (DefaultGitHubAPI when empty), authenticated with token. hc may be
+// apiURL (githubapi.DefaultURL when empty), authenticated with token. hc may be
 // nil.
 func NewGitHubTags(apiURL, token, repository string, hc *http.Client) (*GitHubTags, error) {
-	owner, repo, ok := strings.Cut(repository, "/")
-	if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") {
-		return nil, fmt.Errorf("GitHub repository %q is not owner/name (GITHUB_REPOSITORY)", repository)
+	owner, repo, err := githubapi.SplitRepository(repository)
+	if err != nil {
+		return nil, err
 	}
-	if apiURL == "" {
-		apiURL = DefaultGitHubAPI
+	c, err := githubapi.New(apiURL, token, hc)
+	if err != nil {
+		return nil, err
 	}
-	base, err := url.Parse(strings.TrimSuffix(apiURL, "/") + "/")
-	if err != nil || base.Host == "" {
-		return nil, fmt.Errorf("GitHub API URL %q (GITHUB_API_URL) is not a URL", apiURL)
-	}
-	c := github.NewClient(hc)
-	if token != "" {
-		c = c.WithAuthToken(token)
-	}
-	// Setting BaseURL, not WithEnterpriseURLs: the latter appends /api/v3/
-	// to any URL, which api.github.com and test servers do not have.
-	c.BaseURL = base
 	return &GitHubTags{Client: c, Owner: owner, Repo: repo}, nil
 }
 

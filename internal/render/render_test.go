@@ -3,12 +3,13 @@ package render
 import (
 	"bytes"
 	"errors"
-	"github.com/driftless-dev/driftless/internal/meta"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/driftless-dev/driftless/internal/meta"
 
 	"github.com/google/go-cmp/cmp"
 	sigsyaml "sigs.k8s.io/yaml"

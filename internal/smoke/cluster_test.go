@@ -2,10 +2,11 @@ package smoke_test
 
 import (
 	"context"
-	"github.com/driftless-dev/driftless/internal/meta"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/driftless-dev/driftless/internal/meta"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
