@@ -37,7 +37,7 @@ func readSpec(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, &Error{File: path, Msg: "no pipeline spec here; create one (see https://github.com/driftless-dev/driftless/blob/main/docs/spec.md) or pass --spec"}
+			return nil, &Error{File: path, Msg: "no pipeline spec here; create one (see https://github.com/driftless-dev/driftless/blob/main/README.md#the-pipeline-spec) or pass --spec"}
 		}
 		return nil, &Error{File: path, Msg: fmt.Sprintf("reading the pipeline spec: %v", err)}
 	}
