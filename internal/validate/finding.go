@@ -3,6 +3,10 @@ package validate
 import (
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Severity of a finding.
@@ -34,14 +38,20 @@ type Finding struct {
 
 // String formats the finding as file:line:col: severity: message, the form
 // editors and errorformat parse.
+// A file name with a control character (a newline, say) is printed
+// quoted, so it stays on one line and reads as what it is.
 func (f Finding) String() string {
-	loc := f.File
+	file := f.File
+	if strings.ContainsFunc(file, unicode.IsControl) || !utf8.ValidString(file) {
+		file = strconv.Quote(file)
+	}
+	loc := file
 	if f.Line > 0 {
 		col := f.Col
 		if col == 0 {
 			col = 1
 		}
-		loc = fmt.Sprintf("%s:%d:%d", f.File, f.Line, col)
+		loc = fmt.Sprintf("%s:%d:%d", file, f.Line, col)
 	}
 	msg := f.Message
 	if f.Object != "" {
