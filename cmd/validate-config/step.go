@@ -32,26 +32,8 @@ var definition = step.Definition{
 const maxSummaryFindings = 50
 
 func run(ctx context.Context, s *step.Context) error {
-	specPath := s.Input(step.InputSpec)
-	manifests := s.InputList("manifests")
-	p, err := spec.Load(specPath)
-	var report *validate.Report
-	switch {
-	case err != nil && len(spec.Errors(err)) > 0:
-		// A broken spec is what validate-config is for: report it like any
-		// other finding.
-		report = &validate.Report{}
-		for _, e := range spec.Errors(err) {
-			report.Findings = append(report.Findings, validate.Finding{File: e.File, Line: e.Line, Col: e.Col, Severity: validate.Error, Message: specMessage(e)})
-		}
-		err = nil
-	case err != nil:
-		return err
-	case len(manifests) > 0:
-		report, err = validate.Manifests(p, manifests)
-	default:
-		report, err = validate.Pipeline(p, s.InputList("env"))
-	}
+	specPath, manifests, envs := s.Input(step.InputSpec), s.InputList("manifests"), s.InputList("env")
+	report, err := untilDone(ctx, func() (*validate.Report, error) { return check(specPath, manifests, envs) })
 	if err != nil {
 		return err
 	}
@@ -85,6 +67,52 @@ func run(ctx context.Context, s *step.Context) error {
 		return step.Failed(fmt.Errorf("%d warning(s) found and --strict is set", warns))
 	}
 	return nil
+}
+
+// check reads the spec and validates it: the manifests given, or else the
+// environments named (all when none).
+func check(specPath string, manifests, envs []string) (*validate.Report, error) {
+	p, err := spec.Load(specPath)
+	switch {
+	case err != nil && len(spec.Errors(err)) > 0:
+		// A broken spec is what validate-config is for: report it like any
+		// other finding.
+		report := &validate.Report{}
+		for _, e := range spec.Errors(err) {
+			report.Findings = append(report.Findings, validate.Finding{File: e.File, Line: e.Line, Col: e.Col, Severity: validate.Error, Message: specMessage(e)})
+		}
+		return report, nil
+	case err != nil:
+		return nil, err
+	case len(manifests) > 0:
+		return validate.Manifests(p, manifests)
+	default:
+		return validate.Pipeline(p, envs)
+	}
+}
+
+// untilDone returns fn's result, or ctx's end (SIGTERM, SIGINT) first.
+// The validation takes no context, and a read it cannot interrupt (an
+// overlay naming a named pipe, which kustomize opens and waits on; a hung
+// network file system) must not keep a cancelled step alive: fn is left
+// behind, and the process exits.
+func untilDone[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := fn()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, fmt.Errorf("stopped before the validation finished: %w", context.Cause(ctx))
+	}
 }
 
 func specMessage(e *spec.Error) string {

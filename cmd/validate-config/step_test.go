@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/driftless-dev/driftless/internal/step/steptest"
 	"github.com/driftless-dev/driftless/internal/testtool"
@@ -94,5 +98,110 @@ func TestUnknownEnvironment(t *testing.T) {
 	code, _, stderr := runStep(t, nil, "--spec", filepath.Join(testtool.Root(t), "driftless.yaml"), "--env", "staging")
 	if code != 2 || !strings.Contains(stderr, `environment "staging" is not in`) || !strings.Contains(stderr, "[test prod]") {
 		t.Errorf("exit %d: %s", code, stderr)
+	}
+}
+
+// TestMain runs validate-config's main instead of the tests when
+// VALIDATE_CONFIG_ARGS is set (one argument a line), so that a test can
+// start the step as a real process and signal it.
+func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv("VALIDATE_CONFIG_ARGS"); ok {
+		os.Args = append([]string{"validate-config"}, strings.Split(args, "\n")...)
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+// pipeProject writes a pipeline whose test overlay is in k/, with the
+// extra files given, and returns the spec's path.
+func pipeProject(t *testing.T, static string, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	doc := "apiVersion: driftless.dev/v1alpha1\nkind: Pipeline\nname: api\nimage: {repository: r.example.com/api, base: scratch}\n" + static + "environments: [{name: test, overlay: k, namespace: t}]\n"
+	files["driftless.yaml"] = doc
+	files[".git/HEAD"] = "ref: refs/heads/main\n"
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, "driftless.yaml")
+}
+
+// TestStaticNamedPipe: a named pipe in the static configuration is an
+// error at its path, found without opening it (opening it would wait
+// for a writer forever).
+func TestStaticNamedPipe(t *testing.T) {
+	t.Parallel()
+	spec := pipeProject(t, "static: {dir: static, path: /srv/static}\n", map[string]string{"k/kustomization.yaml": "resources: []\n", "static/a.yaml": "a: 1\n"})
+	pipe := filepath.Join(filepath.Dir(spec), "static", "pipe.yaml")
+	if err := syscall.Mkfifo(pipe, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		code           int
+		stdout, stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, stdout, stderr := runStep(t, nil, "--spec", spec)
+		done <- result{code, stdout, stderr}
+	}()
+	select {
+	case r := <-done:
+		want := pipe + ": error: a named pipe (FIFO), refused without being opened"
+		if r.code != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("exit %d, want 1 and %q in\n%s", r.code, want, r.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("validate-config still running after 30s")
+	}
+}
+
+// TestStopsOnSIGTERMWhileBlocked: validate-config, blocked on a read it
+// cannot interrupt (kustomize waiting on a named pipe an overlay names),
+// still ends on SIGTERM, as a CI runner cancelling the job sends it.
+func TestStopsOnSIGTERMWhileBlocked(t *testing.T) {
+	t.Parallel()
+	spec := pipeProject(t, "", map[string]string{"k/kustomization.yaml": "resources: [pipe.yaml]\n"})
+	pipe := filepath.Join(filepath.Dir(spec), "k", "pipe.yaml")
+	if err := syscall.Mkfifo(pipe, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "VALIDATE_CONFIG_ARGS=--spec\n"+spec)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+
+	// Opening the pipe for writing without blocking succeeds once the step
+	// has it open for reading; the writer, kept open and silent, leaves the
+	// step blocked in its read.
+	var w *os.File
+	for deadline := time.Now().Add(60 * time.Second); w == nil; time.Sleep(20 * time.Millisecond) {
+		if f, err := os.OpenFile(pipe, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			w = f
+		} else if time.Now().After(deadline) {
+			t.Fatalf("validate-config never opened %s: %v\n%s", pipe, err, stderr.String())
+		}
+	}
+	defer w.Close()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("validate-config still running 10s after SIGTERM")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(stderr.String(), "validate-config: stopped before the validation finished") {
+		t.Errorf("exit %d, want 2 and the reason, stderr:\n%s", code, stderr.String())
 	}
 }

@@ -84,7 +84,7 @@ func (r *Root) Resolve(path string) (string, error) {
 	}
 	real, err := filepath.EvalSymlinks(abs)
 	if err != nil {
-		return "", fmt.Errorf("resolving %q: %w", path, err)
+		return "", err // an *fs.PathError that names the path
 	}
 	if !r.contains(real) {
 		return "", r.outside(path, real)
@@ -109,6 +109,15 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("%q (resolves to %q): %s", e.Path, e.Resolved, e.Reason)
 	}
 	return fmt.Sprintf("%q: %s", e.Path, e.Reason)
+}
+
+// Why is the error without the path, for a report that shows the path
+// already: where it resolves to, if that was looked at, and the reason.
+func (e *Error) Why() string {
+	if e.Resolved != "" && e.Resolved != e.Path {
+		return fmt.Sprintf("resolves to %q: %s", e.Resolved, e.Reason)
+	}
+	return e.Reason
 }
 
 // notRegular refuses what is neither a regular file, a directory nor a
@@ -369,12 +378,4 @@ func (r *Root) ReadFile(ctx context.Context, path string, max int64) ([]byte, er
 		return nil, &TooLargeError{Path: path, Size: n, Max: max}
 	}
 	return buf.Bytes(), nil
-}
-
-// IsRefusal reports whether err is the rules refusing a path (an *Error
-// or a *TooLargeError), as opposed to a failure to read it.
-func IsRefusal(err error) bool {
-	var e *Error
-	var tl *TooLargeError
-	return errors.As(err, &e) || errors.As(err, &tl)
 }

@@ -2,13 +2,12 @@ package validate
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/url"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -17,23 +16,46 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/driftless-dev/driftless/internal/repofs"
+	"github.com/driftless-dev/driftless/internal/spec"
 	"github.com/driftless-dev/driftless/internal/yamlerr"
 
-	"github.com/driftless-dev/driftless/internal/spec"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 )
+
+// MaxStaticFileSize is the most validate-config reads of one static JSON
+// or YAML file, or of one JSON Schema: a schema is checked against the
+// whole parsed document, which costs many times the file's size in
+// memory, so a larger file is an error naming it and this limit rather
+// than a step that runs the runner out of memory. bake-image has no such
+// limit: it streams files into the image.
+const MaxStaticFileSize = 16 << 20
 
 // Static checks the static configuration directory: every YAML and JSON file
 // in it must parse, and the files each static.schemas rule's glob matches
 // must satisfy its JSON Schema. Findings point at the offending line of the
 // file; they are sorted. Without a static section there is nothing to check.
+//
+// The files are read by bake-image's rules (internal/repofs): static.dir,
+// the schemas and everything under static.dir must resolve inside the
+// repository; a symbolic link, named pipe, socket or device under
+// static.dir is an error found without opening it; a file of more than
+// MaxStaticFileSize bytes is an error found without reading it.
 func Static(p *spec.Pipeline) []Finding {
 	if p == nil || p.Static == nil {
 		return nil
 	}
-	root := p.Path(p.Static.Dir)
-	files, out, readable := readStaticDir(p, root)
+	// Pipeline has no context to pass on; nothing here can block (no
+	// named pipe is opened), and validate-config stops on a signal even
+	// while a read it cannot interrupt is blocked.
+	ctx := context.Background()
+	root, err := repofs.FindRoot(p.Dir)
+	if err != nil {
+		line, col := p.Position("static.dir")
+		return []Finding{{File: p.File, Line: line, Col: col, Severity: Error, Message: fmt.Sprintf("finding the repository of %q: %v", p.File, err)}}
+	}
+	files, out, readable := readStaticDir(ctx, root, p, p.Path(p.Static.Dir))
 
 	schemas := map[string]*staticSchema{}
 	for i, rule := range p.Static.Schemas {
@@ -51,7 +73,15 @@ func Static(p *spec.Pipeline) []Finding {
 		file := p.Path(rule.Schema)
 		s, seen := schemas[file]
 		if !seen {
-			s = compileSchema(file)
+			if data, err := root.ReadFile(ctx, file, MaxStaticFileSize); err != nil {
+				// Reported where the path is written: the file may be
+				// outside the repository, or not there at all.
+				f := readFinding(p.File, fmt.Sprintf("reading the JSON Schema %q", rule.Schema), err)
+				f.Line, f.Col = p.Position(fmt.Sprintf("static.schemas[%d].schema", i))
+				s = &staticSchema{findings: []Finding{f}}
+			} else {
+				s = compileSchema(ctx, root, file, data)
+			}
 			schemas[file] = s
 			out = append(out, s.findings...)
 		}
@@ -89,23 +119,21 @@ type dataDoc struct {
 
 type position struct{ line, col int }
 
-// readStaticDir parses every JSON and YAML file under root. Files that do not
-// parse produce findings and have no documents. readable is false if root
-// itself cannot be read.
-func readStaticDir(p *spec.Pipeline, root string) (files []*dataFile, out []Finding, readable bool) {
-	err := filepath.WalkDir(root, func(file string, d fs.DirEntry, err error) error {
+// readStaticDir parses every JSON and YAML file under dir, read through
+// root's rules. Files that do not parse, or that the rules refuse,
+// produce findings and have no documents. readable is false if dir itself
+// cannot be read.
+func readStaticDir(ctx context.Context, root *repofs.Root, p *spec.Pipeline, dir string) (files []*dataFile, out []Finding, readable bool) {
+	err := root.Walk(ctx, dir, repofs.RefuseLinks, func(e repofs.Entry, err error) error {
 		if err != nil {
-			if file == root {
-				return err
-			}
-			out = append(out, Finding{File: file, Severity: Error, Message: fmt.Sprintf("reading: %v", err)})
+			out = append(out, readFinding(e.Path, "", err))
 			return nil
 		}
-		if d.IsDir() {
+		if e.IsDir() {
 			return nil
 		}
 		var parse func(string, []byte) ([]dataDoc, []Finding)
-		switch strings.ToLower(filepath.Ext(file)) {
+		switch strings.ToLower(filepath.Ext(e.Path)) {
 		case ".yaml", ".yml":
 			parse = parseYAMLFile
 		case ".json":
@@ -113,22 +141,19 @@ func readStaticDir(p *spec.Pipeline, root string) (files []*dataFile, out []Find
 		default:
 			return nil
 		}
-		data, err := os.ReadFile(file)
+		f := &dataFile{path: e.Path, rel: e.Rel}
+		// Still matched by the rules' globs when it cannot be read or
+		// parsed, but not validated.
+		files = append(files, f)
+		data, err := root.ReadFile(ctx, e.Path, MaxStaticFileSize)
 		if err != nil {
-			out = append(out, Finding{File: file, Severity: Error, Message: fmt.Sprintf("reading: %v", err)})
+			out = append(out, readFinding(e.Path, "", err))
 			return nil
 		}
-		rel, err := filepath.Rel(root, file)
-		if err != nil {
-			return err
-		}
-		docs, bad := parse(file, data)
+		docs, bad := parse(e.Path, data)
 		out = append(out, bad...)
 		if len(bad) == 0 {
-			files = append(files, &dataFile{path: file, rel: filepath.ToSlash(rel), docs: docs})
-		} else {
-			// Still matched by the rules' globs, but not validated.
-			files = append(files, &dataFile{path: file, rel: filepath.ToSlash(rel)})
+			f.docs = docs
 		}
 		return nil
 	})
@@ -139,6 +164,27 @@ func readStaticDir(p *spec.Pipeline, root string) (files []*dataFile, out []Find
 		return files, out, false
 	}
 	return files, out, true
+}
+
+// readFinding reports a file that could not be read or that the rules
+// refuse, without repeating its path in the message; what, if not empty,
+// says what the file was being read as.
+func readFinding(file, what string, err error) Finding {
+	msg := err.Error()
+	var re *repofs.Error
+	var tl *repofs.TooLargeError
+	switch {
+	case errors.As(err, &re) && re.Path == file:
+		msg = re.Why()
+	case errors.As(err, &tl):
+		msg = fmt.Sprintf("not checked: it is %d bytes, more than the %d (%d MiB) validate-config reads of a file to parse it", tl.Size, tl.Max, tl.Max>>20)
+	case what == "":
+		what = "reading"
+	}
+	if what != "" {
+		msg = what + ": " + msg
+	}
+	return Finding{File: file, Severity: Error, Message: msg}
 }
 
 // yamlFinding positions a YAML error message ("yaml: line 3: ...").
@@ -403,15 +449,12 @@ type staticSchema struct {
 	findings []Finding
 }
 
-// compileSchema compiles the JSON Schema at file (JSON, or YAML if named
-// so). Its $refs to other files are resolved on the file system only, so the
-// check is the same offline.
-func compileSchema(file string) *staticSchema {
+// compileSchema compiles the JSON Schema data read from file (JSON, or
+// YAML if named so). Its $refs to other files are resolved on the file
+// system only, so the check is the same offline, and read through root's
+// rules, as the static files are.
+func compileSchema(ctx context.Context, root *repofs.Root, file string, data []byte) *staticSchema {
 	abs, err := filepath.Abs(file)
-	if err != nil {
-		return &staticSchema{findings: []Finding{{File: file, Severity: Error, Message: fmt.Sprintf("reading the JSON Schema: %v", err)}}}
-	}
-	data, err := os.ReadFile(file)
 	if err != nil {
 		return &staticSchema{findings: []Finding{{File: file, Severity: Error, Message: fmt.Sprintf("reading the JSON Schema: %v", err)}}}
 	}
@@ -432,7 +475,7 @@ func compileSchema(file string) *staticSchema {
 
 	u := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
 	c := jsonschema.NewCompiler()
-	c.UseLoader(jsonschema.SchemeURLLoader{"file": schemaFileLoader{}})
+	c.UseLoader(jsonschema.SchemeURLLoader{"file": schemaFileLoader{ctx: ctx, root: root}})
 	if err := c.AddResource(u, doc.value); err != nil {
 		return &staticSchema{findings: []Finding{{File: file, Severity: Error, Message: "invalid JSON Schema: " + oneLine(err.Error())}}}
 	}
@@ -464,15 +507,19 @@ func isYAML(file string) bool {
 	return false
 }
 
-// schemaFileLoader loads the files a schema refers to, JSON or YAML.
-type schemaFileLoader struct{}
+// schemaFileLoader loads the files a schema refers to, JSON or YAML,
+// through root's rules.
+type schemaFileLoader struct {
+	ctx  context.Context
+	root *repofs.Root
+}
 
-func (schemaFileLoader) Load(u string) (any, error) {
+func (l schemaFileLoader) Load(u string) (any, error) {
 	file, err := jsonschema.FileLoader{}.ToFile(u)
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(file)
+	data, err := l.root.ReadFile(l.ctx, file, MaxStaticFileSize)
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,11 @@ package validate
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -269,14 +272,14 @@ alias: *base
 			"s.json":        `{"$ref": "other.json"}`,
 			"static/a.yaml": "n: 1\n",
 		},
-		want: []Finding{{File: "s.json", Severity: Error, Message: `invalid JSON Schema: failing loading "file://other.json": open ...`}},
+		want: []Finding{{File: "s.json", Severity: Error, Message: `invalid JSON Schema: failing loading "file://other.json": lstat ...`}},
 	}, {
 		name:  "schema file missing",
 		rules: []string{`{files: "*.yaml", schema: nope.json}`},
 		files: map[string]string{
 			"static/a.yaml": "n: 1\n",
 		},
-		want: []Finding{{File: "nope.json", Severity: Error, Message: "reading the JSON Schema: open ..."}},
+		want: []Finding{{File: "driftless.yaml", Line: 15, Col: 33, Severity: Error, Message: `reading the JSON Schema "nope.json": lstat ...`}},
 	}, {
 		name:  "static directory missing",
 		rules: []string{`{files: "*.yaml", schema: s.json}`},
@@ -353,4 +356,176 @@ func parseSpec(t *testing.T, file string) *spec.Pipeline {
 		t.Fatalf("spec.Parse: %v", err)
 	}
 	return p
+}
+
+// TestStaticFileRules: validate-config reads the static configuration by
+// bake-image's rules (internal/repofs), so what bake-image refuses is an
+// error here too, found without opening or reading what is refused.
+func TestStaticFileRules(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		rules []string
+		setup func(t *testing.T, repo, outside string)
+		want  []Finding // REPO and OUTSIDE stand for the directories
+	}{{
+		name: "a link inside the repository",
+		setup: func(t *testing.T, repo, outside string) {
+			symlink(t, "a.yaml", filepath.Join(repo, "static", "alias.yaml"))
+		},
+		want: []Finding{{File: "REPO/static/alias.yaml", Severity: Error, Message: `resolves to "REPO/static/a.yaml": a symbolic link (to "a.yaml"); the static configuration holds only regular files and directories, all its revision hash covers`}},
+	}, {
+		name: "a link leading outside is not read",
+		setup: func(t *testing.T, repo, outside string) {
+			symlink(t, filepath.Join(outside, "bad.yaml"), filepath.Join(repo, "static", "leak.yaml"))
+		},
+		want: []Finding{{File: "REPO/static/leak.yaml", Severity: Error, Message: `resolves to "OUTSIDE/bad.yaml": outside the repository "REPO"; only files inside it are read`}},
+	}, {
+		name: "a named pipe is not opened",
+		setup: func(t *testing.T, repo, outside string) {
+			if err := syscall.Mkfifo(filepath.Join(repo, "static", "pipe.yaml"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		},
+		want: []Finding{{File: "REPO/static/pipe.yaml", Severity: Error, Message: "a named pipe (FIFO), refused without being opened; only regular files and directories are read"}},
+	}, {
+		name: "a named pipe that is not YAML or JSON either",
+		setup: func(t *testing.T, repo, outside string) {
+			if err := syscall.Mkfifo(filepath.Join(repo, "static", "pipe"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		},
+		want: []Finding{{File: "REPO/static/pipe", Severity: Error, Message: "a named pipe (FIFO), refused without being opened; only regular files and directories are read"}},
+	}, {
+		name: "static.dir outside",
+		setup: func(t *testing.T, repo, outside string) {
+			replaceIn(t, filepath.Join(repo, "driftless.yaml"), "dir: static", "dir: ../outside")
+		},
+		want: []Finding{{File: "REPO/driftless.yaml", Line: 12, Col: 8, Severity: Error, Message: `reading the static configuration directory "../outside": "OUTSIDE": outside the repository "REPO"; only files inside it are read`}},
+	}, {
+		name: "static.dir a link leading outside",
+		setup: func(t *testing.T, repo, outside string) {
+			os.RemoveAll(filepath.Join(repo, "static"))
+			symlink(t, outside, filepath.Join(repo, "static"))
+		},
+		want: []Finding{{File: "REPO/driftless.yaml", Line: 12, Col: 8, Severity: Error, Message: `reading the static configuration directory "static": "REPO/static" (resolves to "OUTSIDE"): outside the repository "REPO"; only files inside it are read`}},
+	}, {
+		name:  "a schema outside",
+		rules: []string{`{files: "*.yaml", schema: ../outside/s.json}`},
+		want:  []Finding{{File: "REPO/driftless.yaml", Line: 15, Col: 33, Severity: Error, Message: `reading the JSON Schema "../outside/s.json": "OUTSIDE/s.json": outside the repository "REPO"; only files inside it are read`}},
+	}, {
+		name:  "a schema referring to a file outside",
+		rules: []string{`{files: "*.yaml", schema: ref.json}`},
+		setup: func(t *testing.T, repo, outside string) {
+			writeFiles(t, repo, map[string]string{"ref.json": `{"$ref": "` + filepath.Join(outside, "s.json") + `"}`})
+		},
+		want: []Finding{{File: "REPO/ref.json", Severity: Error, Message: `invalid JSON Schema: failing loading "file://OUTSIDE/s.json": "OUTSIDE/s.json": outside the repository "REPO"; only files inside it are read`}},
+	}, {
+		name:  "a file over the limit is not read",
+		rules: []string{`{files: "*.json", schema: s.json}`},
+		setup: func(t *testing.T, repo, outside string) {
+			sparse(t, filepath.Join(repo, "static", "big.json"), MaxStaticFileSize+1)
+		},
+		want: []Finding{{File: "REPO/static/big.json", Severity: Error, Message: "not checked: it is 16777217 bytes, more than the 16777216 (16 MiB) validate-config reads of a file to parse it"}},
+	}, {
+		name:  "a schema over the limit is not read",
+		rules: []string{`{files: "*.yaml", schema: big.json}`},
+		setup: func(t *testing.T, repo, outside string) {
+			sparse(t, filepath.Join(repo, "big.json"), MaxStaticFileSize+1)
+		},
+		want: []Finding{{File: "REPO/driftless.yaml", Line: 15, Col: 33, Severity: Error, Message: `reading the JSON Schema "big.json": not checked: it is 16777217 bytes, more than the 16777216 (16 MiB) validate-config reads of a file to parse it`}},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			base := t.TempDir()
+			repo, outside := filepath.Join(base, "repo"), filepath.Join(base, "outside")
+			doc := staticSpecHead + "static:\n  dir: static\n  path: /srv/static\n"
+			if len(tt.rules) > 0 {
+				doc += "  schemas:\n"
+				for _, r := range tt.rules {
+					doc += "    - " + r + "\n"
+				}
+			}
+			writeFiles(t, repo, map[string]string{
+				"driftless.yaml": doc,
+				".git/HEAD":      "ref: refs/heads/main\n",
+				"s.json":         objSchema,
+				"static/a.yaml":  "n: 1\n",
+			})
+			// Outside: what would pass or fail visibly if it were read.
+			writeFiles(t, outside, map[string]string{"bad.yaml": "n: not a number\n", "s.json": objSchema, "c.yaml": "n: 2\n"})
+			if tt.setup != nil {
+				tt.setup(t, repo, outside)
+			}
+			p := parseSpec(t, filepath.Join(repo, "driftless.yaml"))
+			var got []Finding
+			done := make(chan struct{})
+			go func() { defer close(done); got = Static(p) }()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("Static still running after 30s")
+			}
+			r := strings.NewReplacer("REPO", repo, "OUTSIDE", outside)
+			for i := range tt.want {
+				tt.want[i].File = r.Replace(tt.want[i].File)
+				tt.want[i].Message = r.Replace(tt.want[i].Message)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Static (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestStaticLargeFileMemory: a 300 MB static file costs nothing to
+// refuse: it is never read. Not parallel, so that the allocations counted
+// are this test's.
+func TestStaticLargeFileMemory(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"driftless.yaml": staticSpecHead + "static:\n  dir: static\n  path: /srv/static\n", "static/a.yaml": "n: 1\n"})
+	sparse(t, filepath.Join(dir, "static", "big.json"), 300<<20)
+	p := parseSpec(t, filepath.Join(dir, "driftless.yaml"))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	got := Static(p)
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
+		t.Errorf("checking a static directory with a 300 MiB file allocated %d MiB", alloc>>20)
+	}
+	if len(got) != 1 || !strings.Contains(got[0].Message, "not checked: it is 314572800 bytes") {
+		t.Errorf("findings %v", got)
+	}
+}
+
+// sparse makes a file of size bytes that takes no room on disk.
+func sparse(t *testing.T, path string, size int64) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func replaceIn(t *testing.T, file, old, new string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil || !strings.Contains(string(b), old) {
+		t.Fatalf("%q not in %s (%v)", old, file, err)
+	}
+	if err := os.WriteFile(file, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
