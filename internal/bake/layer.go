@@ -2,18 +2,22 @@ package bake
 
 import (
 	"archive/tar"
+	"bufio"
+	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"sort"
 	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/driftless-dev/driftless/internal/repofs"
@@ -144,8 +148,12 @@ func writeTar(ctx context.Context, root *repofs.Root, w io.Writer, entries []ent
 	return tw.Close()
 }
 
-// newLayer makes a layer of f that streams the files from disk whenever it
-// is read, so large static directories are never held in memory.
+// newLayer makes a layer of f. The files are read, tarred and compressed
+// once, in one pass, into an unlinked temporary file that the digest and
+// every upload then read: a large static directory is never held in
+// memory, nor compressed twice. The compression is go-containerregistry's
+// own (gzip, best speed, no header fields), so the bytes, and the digest,
+// are those tarball.LayerFromOpener would make.
 func newLayer(ctx context.Context, root *repofs.Root, f File, links repofs.Links, mtime time.Time, mt types.MediaType) (v1.Layer, error) {
 	entries, err := collect(ctx, root, f, links)
 	if err != nil {
@@ -154,12 +162,79 @@ func newLayer(ctx context.Context, root *repofs.Root, f File, links repofs.Links
 	if len(entries) == 0 {
 		return nil, errors.New("empty layer")
 	}
-	opener := func() (io.ReadCloser, error) {
-		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(writeTar(ctx, root, pw, entries, mtime)) }()
-		return pr, nil
+	spool, err := os.CreateTemp("", "driftless-layer-")
+	if err != nil {
+		return nil, fmt.Errorf("making room for the layer: %w", err)
 	}
-	// The digest and the upload both need the compressed bytes: keep them
-	// (they are the size of the layer) rather than compressing twice.
-	return tarball.LayerFromOpener(opener, tarball.WithMediaType(mt), tarball.WithCompressedCaching)
+	// Unlinked at once: the open file is all that is needed, and the disk
+	// space comes back when the process ends, however it ends.
+	os.Remove(spool.Name())
+	l, err := writeSpool(ctx, root, spool, entries, mtime)
+	if err != nil {
+		spool.Close()
+		return nil, err
+	}
+	l.mediaType = mt
+	return l, nil
+}
+
+// writeSpool writes the entries' tar stream, compressed, to spool, with
+// the hashes of both.
+func writeSpool(ctx context.Context, root *repofs.Root, spool *os.File, entries []entry, mtime time.Time) (*spooledLayer, error) {
+	digest, diffID := sha256.New(), sha256.New()
+	counted := &countingWriter{w: io.MultiWriter(spool, digest)}
+	bw := bufio.NewWriterSize(counted, 1<<16)
+	zw, err := gzip.NewWriterLevel(bw, gzip.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeTar(ctx, root, io.MultiWriter(zw, diffID), entries, mtime); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("compressing the layer: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, fmt.Errorf("writing the layer to %s: %w", spool.Name(), err)
+	}
+	return &spooledLayer{
+		file:   spool,
+		size:   counted.n,
+		digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(digest.Sum(nil))},
+		diffID: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diffID.Sum(nil))},
+	}, nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// spooledLayer is a layer whose compressed bytes are in a file.
+type spooledLayer struct {
+	file           *os.File
+	size           int64
+	digest, diffID v1.Hash
+	mediaType      types.MediaType
+}
+
+var _ v1.Layer = (*spooledLayer)(nil)
+
+func (l *spooledLayer) Digest() (v1.Hash, error)            { return l.digest, nil }
+func (l *spooledLayer) DiffID() (v1.Hash, error)            { return l.diffID, nil }
+func (l *spooledLayer) Size() (int64, error)                { return l.size, nil }
+func (l *spooledLayer) MediaType() (types.MediaType, error) { return l.mediaType, nil }
+
+func (l *spooledLayer) Compressed() (io.ReadCloser, error) {
+	return io.NopCloser(io.NewSectionReader(l.file, 0, l.size)), nil
+}
+
+func (l *spooledLayer) Uncompressed() (io.ReadCloser, error) {
+	return gzip.NewReader(io.NewSectionReader(l.file, 0, l.size))
 }

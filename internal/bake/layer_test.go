@@ -2,17 +2,25 @@ package bake
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/driftless-dev/driftless/internal/repofs"
 )
 
 // layerEntries lists the n-th layer of img from the end: name → "dir",
@@ -168,5 +176,91 @@ func TestBakeStopsWithContext(t *testing.T) {
 	cancel()
 	if _, err := Bake(ctx, specFor(dir, Scratch), nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("Bake with an ended context: %v, want context.Canceled", err)
+	}
+}
+
+// TestLayerIsTarballsLayer: the spooled layer has the bytes, so the
+// digest, go-containerregistry's tarball layer gives the same tar stream:
+// images baked before and after the spool are the same.
+func TestLayerIsTarballsLayer(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tree(t, dir, sources)
+	root, err := repofs.NewRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := File{Source: filepath.Join(dir, "static"), Target: "/var/portal-api/static"}
+	mtime := time.Unix(1700000000, 0)
+	got, err := newLayer(context.Background(), root, f, repofs.RefuseLinks, mtime, types.OCILayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := collect(context.Background(), root, f, repofs.RefuseLinks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tarStream bytes.Buffer
+	if err := writeTar(context.Background(), root, &tarStream, entries, mtime); err != nil {
+		t.Fatal(err)
+	}
+	want, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(tarStream.Bytes())), nil
+	}, tarball.WithMediaType(types.OCILayer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []func(v1.Layer) (v1.Hash, error){v1.Layer.Digest, v1.Layer.DiffID} {
+		w, _ := h(want)
+		g, _ := h(got)
+		if w != g {
+			t.Errorf("spooled layer %s, tarball layer %s", g, w)
+		}
+	}
+	ws, _ := want.Size()
+	gs, _ := got.Size()
+	if ws != gs {
+		t.Errorf("spooled layer of %d bytes, tarball layer %d", gs, ws)
+	}
+}
+
+// TestLargeStaticNotInMemory: baking a static configuration of 64 MiB
+// that does not compress allocates a small fraction of that. Not
+// parallel, so that the allocations counted are this test's.
+func TestLargeStaticNotInMemory(t *testing.T) {
+	dir := t.TempDir()
+	tree(t, dir, sources)
+	big, err := os.Create(filepath.Join(dir, "static", "big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	chunk := make([]byte, 1<<20)
+	for range 64 {
+		for i := range chunk {
+			chunk[i] = byte(rnd.Uint32())
+		}
+		if _, err := big.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := big.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := specFor(dir, Scratch)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	res, err := Bake(context.Background(), s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WriteLayout(res, filepath.Join(t.TempDir(), "layout"), "example.com/app:v1"); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("baking and writing 64 MiB of static configuration allocated %d KiB", alloc>>10)
+	if alloc > 16<<20 {
+		t.Errorf("baking and writing 64 MiB of static configuration allocated %d MiB", alloc>>20)
 	}
 }
