@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/driftless-dev/driftless/internal/configrev"
 	"github.com/driftless-dev/driftless/internal/render"
@@ -32,7 +33,7 @@ var definition = step.Definition{
 	},
 }
 
-type written struct {
+type writtenFile struct {
 	File    string `json:"file"`
 	SHA256  string `json:"sha256"`
 	Objects int    `json:"objects"`
@@ -71,10 +72,18 @@ func run(ctx context.Context, s *step.Context) error {
 	}
 	// Every environment is rendered and checked before any file is
 	// written: a refusal leaves no environment half-updated.
+	// Environments render concurrently (kustomize's work is CPU-bound and
+	// independent per overlay); results keep the spec's order.
+	results := make([]*render.Result, len(envs))
+	errs := make([]error, len(envs))
+	var wg sync.WaitGroup
+	for i, e := range envs {
+		wg.Go(func() { results[i], errs[i] = render.Environment(p, e, opts) })
+	}
+	wg.Wait()
 	var rendered []*render.Result
 	var refused, broken []error
-	for _, e := range envs {
-		res, err := render.Environment(p, e, opts)
+	for i, err := range errs {
 		var fe *render.FloatingImagesError
 		switch {
 		case errors.As(err, &fe):
@@ -82,7 +91,7 @@ func run(ctx context.Context, s *step.Context) error {
 		case err != nil:
 			broken = append(broken, err)
 		default:
-			rendered = append(rendered, res)
+			rendered = append(rendered, results[i])
 		}
 	}
 	if len(broken) > 0 {
@@ -92,7 +101,7 @@ func run(ctx context.Context, s *step.Context) error {
 		return step.Failed(fmt.Errorf("%w; nothing was written", errors.Join(refused...)))
 	}
 	out := s.Input("out")
-	results := map[string]written{}
+	written := map[string]writtenFile{}
 	for _, res := range rendered {
 		path, err := res.Write(out)
 		if err != nil {
@@ -102,18 +111,18 @@ func run(ctx context.Context, s *step.Context) error {
 			fmt.Fprintln(s.Stdout, path)
 		}
 		s.Logf("kustomize-render: %s: %d object(s) → %s (sha256 %s)", res.Env, len(res.Objects), path, res.SHA256)
-		results[res.Env] = written{File: path, SHA256: res.SHA256, Objects: len(res.Objects)}
+		written[res.Env] = writtenFile{File: path, SHA256: res.SHA256, Objects: len(res.Objects)}
 		if len(envs) == 1 {
 			s.SetOutput("manifests", path)
 			s.SetOutput("sha256", res.SHA256)
 		}
 	}
-	b, err := json.Marshal(results)
+	b, err := json.Marshal(written)
 	if err != nil {
 		return err
 	}
 	s.SetOutput("rendered", string(b))
-	s.Summary(summary(opts, rendered, results))
+	s.Summary(summary(opts, rendered, written))
 	for i := 1; i < len(rendered); i++ {
 		logDiff(s, rendered[i-1], rendered[i])
 	}
@@ -137,7 +146,7 @@ func kinds(r *render.Result) string {
 	return strings.Join(parts, ", ")
 }
 
-func summary(opts render.Options, rendered []*render.Result, results map[string]written) string {
+func summary(opts render.Options, rendered []*render.Result, results map[string]writtenFile) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### kustomize-render\n\n| | |\n|---|---|\n| image | `%s` |\n| version | `%s` |\n| git sha | `%s` |\n| config revision | `%s` |\n\n", opts.Image, opts.Version, opts.GitSHA, opts.ConfigRevision)
 	b.WriteString("| environment | file | sha256 | objects |\n|---|---|---|---|\n")
