@@ -104,7 +104,10 @@ func run() error {
 		dm, km := filepath.Join(work, "d.yaml"), filepath.Join(work, "k.yaml")
 		os.WriteFile(dm, []byte(objects(dns, *n)), 0o644)
 		os.WriteFile(km, []byte(objects(kns, *n)), 0o644)
-		da := []string{"--spec", spec, "--env", "bench", "--manifests", dm, "--kubeconfig", c.Kubeconfig()}
+		// The manifests run the pipeline's image at this digest; apply-env
+		// refuses manifests whose image it cannot tie to what runs.
+		image := "registry.example.com/app@sha256:" + strings.Repeat("a", 64)
+		da := []string{"--spec", spec, "--env", "bench", "--manifests", dm, "--image", image, "--kubeconfig", c.Kubeconfig()}
 		ka := []string{"--kubeconfig", c.Kubeconfig(), "apply", "--server-side", "--field-manager", "bench", "-f", km}
 		// What a careful user adds to kubectl apply so a broken rollout fails
 		// the job: wait until every Deployment is Available.

@@ -125,6 +125,12 @@ func (a *Applier) check(ctx context.Context, p *Plan) error {
 	var mu sync.Mutex
 	errs := a.parallel(ctx, dryable, func(u *unstructured.Unstructured) error {
 		existing := live[ID(u)]
+		if existing != nil && unchangedLocally(u, existing) {
+			mu.Lock()
+			p.checked[ID(u)] = planned{change: Unchanged, rv: existing.GetResourceVersion()}
+			mu.Unlock()
+			return nil
+		}
 		change, _, _, err := a.applyKnown(ctx, u, existing, true)
 		var ie *ImmutableError
 		if errors.As(err, &ie) && a.ForceRecreate && u.GetKind() != "PersistentVolumeClaim" {
