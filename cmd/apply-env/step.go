@@ -23,9 +23,9 @@ import (
 	"github.com/driftless-dev/driftless/internal/apply"
 	"github.com/driftless-dev/driftless/internal/bake"
 	"github.com/driftless-dev/driftless/internal/configrev"
-	"github.com/driftless-dev/driftless/internal/deploy"
 	"github.com/driftless-dev/driftless/internal/evidence"
 	"github.com/driftless-dev/driftless/internal/gate"
+	"github.com/driftless-dev/driftless/internal/githubdeploy"
 	"github.com/driftless-dev/driftless/internal/kube"
 	"github.com/driftless-dev/driftless/internal/registry"
 	"github.com/driftless-dev/driftless/internal/release"
@@ -141,20 +141,20 @@ func run(ctx context.Context, s *step.Context) error {
 		}
 		plan.Release().Override = override
 	}
-	var gh *deploy.Tracker
+	var gh *githubdeploy.Tracker
 	if ci.Provider == step.ProviderGitHub && !d.Rollback {
-		gh = deploy.Track(ctx, deploy.TrackOptions{
+		gh = githubdeploy.Track(ctx, githubdeploy.TrackOptions{
 			Step: definition.Name, APIURL: s.Getenv("GITHUB_API_URL"), Token: access.GitHubToken(s), Repository: ci.Repository,
-			Request: deploy.Request{Environment: firstNonEmpty(s.Input("ci-environment"), env.Name), SHA: ci.SHA, Digest: d.Digest, Version: d.Version, Description: "driftless apply-env " + d.Version},
-			Status:  deploy.Status{EnvironmentURL: env.URL, LogURL: ci.RunURL}, Start: true, Logf: s.Logf,
+			Request: githubdeploy.Request{Environment: firstNonEmpty(s.Input("ci-environment"), env.Name), SHA: ci.SHA, Digest: d.Digest, Version: d.Version, Description: "driftless apply-env " + d.Version},
+			Status:  githubdeploy.Status{EnvironmentURL: env.URL, LogURL: ci.RunURL}, Start: true, Logf: s.Logf,
 		})
 	}
 	s.Logf("apply-env: deploying %d object(s) to %s (namespace %s)", len(objs), env.Name, env.Namespace)
 	out, err := a.Run(ctx, plan)
 	if err != nil {
-		gh.Finish(ctx, deploy.StateFailure, s.MaskString(err.Error()))
+		gh.Finish(ctx, githubdeploy.StateFailure, s.MaskString(err.Error()))
 	} else {
-		gh.Finish(ctx, deploy.StateSuccess, "deployed")
+		gh.Finish(ctx, githubdeploy.StateSuccess, "deployed")
 	}
 	if out != nil {
 		s.SetOutput("changed", strconv.FormatBool(out.Changed))

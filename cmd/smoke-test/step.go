@@ -18,8 +18,8 @@ import (
 
 	"github.com/driftless-dev/driftless/internal/access"
 	"github.com/driftless-dev/driftless/internal/configrev"
-	"github.com/driftless-dev/driftless/internal/deploy"
 	"github.com/driftless-dev/driftless/internal/evidence"
+	"github.com/driftless-dev/driftless/internal/githubdeploy"
 	"github.com/driftless-dev/driftless/internal/kube"
 	"github.com/driftless-dev/driftless/internal/meta"
 	"github.com/driftless-dev/driftless/internal/registry"
@@ -149,24 +149,24 @@ func run(ctx context.Context, s *step.Context) error {
 	}
 	// The Deployment apply-env created for this commit, environment and
 	// digest, or a new one.
-	var gh *deploy.Tracker
+	var gh *githubdeploy.Tracker
 	if ci.Provider == step.ProviderGitHub {
-		gh = deploy.Track(ctx, deploy.TrackOptions{
+		gh = githubdeploy.Track(ctx, githubdeploy.TrackOptions{
 			Step: definition.Name, APIURL: s.Getenv("GITHUB_API_URL"), Token: access.GitHubToken(s), Repository: ci.Repository,
-			Request: deploy.Request{Environment: firstNonEmpty(s.Input("ci-environment"), env.Name), SHA: firstNonEmpty(ci.SHA, rel.GitSHA), Digest: rel.Digest(), Version: rel.Version,
+			Request: githubdeploy.Request{Environment: firstNonEmpty(s.Input("ci-environment"), env.Name), SHA: firstNonEmpty(ci.SHA, rel.GitSHA), Digest: rel.Digest(), Version: rel.Version,
 				Description: "driftless smoke-test " + rel.Version},
-			Status: deploy.Status{EnvironmentURL: tg.External, LogURL: ci.RunURL}, Logf: s.Logf,
+			Status: githubdeploy.Status{EnvironmentURL: tg.External, LogURL: ci.RunURL}, Logf: s.Logf,
 		})
 	}
 
 	if rep.Failed() > 0 {
 		s.Summary(summary(env, tg, rel, &masked, ""))
-		gh.Finish(ctx, deploy.StateFailure, fmt.Sprintf("smoke-test: %d of %d checks failed", rep.Failed(), len(rep.Results)))
+		gh.Finish(ctx, githubdeploy.StateFailure, fmt.Sprintf("smoke-test: %d of %d checks failed", rep.Failed(), len(rep.Results)))
 		return step.Failed(fmt.Errorf("%d of %d check(s) failed in %s; see the results above", rep.Failed(), len(rep.Results), env.Name))
 	}
 	ref, err := record(ctx, s, env, ci, rel, &masked, signer, reg)
 	s.Summary(summary(env, tg, rel, &masked, ref))
-	gh.Finish(ctx, deploy.StateSuccess, fmt.Sprintf("smoke-test: %d checks passed", rep.Passed()))
+	gh.Finish(ctx, githubdeploy.StateSuccess, fmt.Sprintf("smoke-test: %d checks passed", rep.Passed()))
 	if err != nil {
 		return err
 	}

@@ -28,8 +28,8 @@ import (
 
 	"github.com/driftless-dev/driftless/internal/cluster/clustertest"
 	"github.com/driftless-dev/driftless/internal/configrev"
-	"github.com/driftless-dev/driftless/internal/deploy"
 	"github.com/driftless-dev/driftless/internal/evidence"
+	"github.com/driftless-dev/driftless/internal/githubdeploy"
 	"github.com/driftless-dev/driftless/internal/githubtest"
 	"github.com/driftless-dev/driftless/internal/registry/registrytest"
 	"github.com/driftless-dev/driftless/internal/smoke/smoketest"
@@ -340,7 +340,7 @@ func TestSignedEvidenceAndGitHub(t *testing.T) {
 	fake := githubtest.New(t, "o", "r", "gh-token-123")
 	img := image(t)
 	digest := img[strings.Index(img, "@")+1:]
-	applied := fake.AddDeployment(githubtest.Deployment{SHA: gitSHA, Ref: "v1.4.2", Task: deploy.Task, Environment: "test",
+	applied := fake.AddDeployment(githubtest.Deployment{SHA: gitSHA, Ref: "v1.4.2", Task: githubdeploy.Task, Environment: "test",
 		Payload: json.RawMessage(fmt.Sprintf(`{"digest":%q,"version":"v1.4.2"}`, digest))})
 	env := map[string]string{
 		"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "o/r", "GITHUB_SHA": gitSHA, "GITHUB_REF": "refs/tags/v1.4.2",
@@ -369,7 +369,7 @@ func TestSignedEvidenceAndGitHub(t *testing.T) {
 		t.Fatalf("deployments %+v; want apply-env's only", ds)
 	}
 	st := ds[0].Statuses
-	if len(st) != 1 || st[0].State != deploy.StateSuccess || st[0].EnvironmentURL != live.URL || st[0].LogURL != "https://github.com/o/r/actions/runs/42" {
+	if len(st) != 1 || st[0].State != githubdeploy.StateSuccess || st[0].EnvironmentURL != live.URL || st[0].LogURL != "https://github.com/o/r/actions/runs/42" {
 		t.Errorf("statuses %+v", st)
 	}
 
@@ -380,7 +380,7 @@ func TestSignedEvidenceAndGitHub(t *testing.T) {
 		t.Fatalf("exit %d, want 1\n%s", r.Code, r.Stderr)
 	}
 	ds = fake.Deployments()
-	if len(ds) != 2 || ds[1].Task != deploy.Task || len(ds[1].Statuses) != 1 || ds[1].Statuses[0].State != deploy.StateFailure {
+	if len(ds) != 2 || ds[1].Task != githubdeploy.Task || len(ds[1].Statuses) != 1 || ds[1].Statuses[0].State != githubdeploy.StateFailure {
 		t.Errorf("deployments %+v; want a new one marked failed", ds)
 	}
 }

@@ -1,6 +1,6 @@
 // Package githubapi makes the one kind of GitHub REST client every step
 // uses (go-github, at GITHUB_API_URL, with the CI token), and reads
-// GITHUB_REPOSITORY. The Deployments (internal/deploy), environment
+// GITHUB_REPOSITORY. The Deployments (internal/githubdeploy), environment
 // protection rules (internal/gate) and release tags (internal/release)
 // each take such a client.
 package githubapi

@@ -1,4 +1,4 @@
-// Package deploy records deployments in GitHub's Deployments API, so the
+// Package githubdeploy records deployments in GitHub's Deployments API, so the
 // repository's Environments and Deployments pages show which release and
 // digest runs where, with a link to the environment and to the CI run.
 //
@@ -13,4 +13,4 @@
 // Deployments driftless creates carry the task Task; a job that declares a
 // GitHub environment also gets a deployment from GitHub itself (task
 // "deploy", empty payload), which this package leaves alone.
-package deploy
+package githubdeploy
