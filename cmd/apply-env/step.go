@@ -86,7 +86,7 @@ func run(ctx context.Context, s *step.Context) error {
 	if err != nil {
 		return fmt.Errorf("input %q: %q is not a duration (e.g. 5m)", "lock-timeout", s.Input("lock-timeout"))
 	}
-	clients, err := kube.ForStep(s, definition.Name)
+	clients, err := kube.ForStep(ctx, s, definition.Name)
 	if err != nil {
 		return err
 	}

@@ -251,7 +251,7 @@ func target(ctx context.Context, s *step.Context, env *spec.Environment, sm *spe
 		if !explicit {
 			return &checkTarget{Target: tg, External: base}, nil, nil
 		}
-		_, kc, err := connect(s)
+		_, kc, err := connect(ctx, s)
 		if err != nil {
 			// The checks do not need the cluster; only the defaults of
 			// what to expect do.
@@ -268,7 +268,7 @@ func target(ctx context.Context, s *step.Context, env *spec.Environment, sm *spe
 	if err != nil {
 		return nil, nil, fmt.Errorf("environment %q: %w", env.Name, err)
 	}
-	cfg, kc, err := connect(s)
+	cfg, kc, err := connect(ctx, s)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -288,8 +288,8 @@ func target(ctx context.Context, s *step.Context, env *spec.Environment, sm *spe
 }
 
 // connect loads cluster access as apply-env does, as smoke-test.
-func connect(s *step.Context) (*rest.Config, kubernetes.Interface, error) {
-	clients, err := kube.ForStep(s, definition.Name)
+func connect(ctx context.Context, s *step.Context) (*rest.Config, kubernetes.Interface, error) {
+	clients, err := kube.ForStep(ctx, s, definition.Name)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,6 +1,8 @@
 package kube
 
 import (
+	"context"
+
 	"github.com/driftless-dev/driftless/internal/step"
 )
 
@@ -24,6 +26,15 @@ func Given(s *step.Context) bool {
 
 // ForStep connects as the step's inputs say, reading KUBECONFIG from the
 // step's environment, with the step's name and version as user agent.
-func ForStep(s *step.Context, stepName string) (*Clients, error) {
-	return Connect(s.Input(InputKubeconfig), s.Getenv("KUBECONFIG"), s.Input(InputContext), "driftless-"+stepName+"/"+step.Version())
+// The cluster is asked for its version first, so an unreachable or
+// unauthorised cluster is reported naming its context and server.
+func ForStep(ctx context.Context, s *step.Context, stepName string) (*Clients, error) {
+	c, err := Connect(s.Input(InputKubeconfig), s.Getenv("KUBECONFIG"), s.Input(InputContext), "driftless-"+stepName+"/"+step.Version())
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Check(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
 }

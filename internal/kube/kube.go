@@ -1,8 +1,12 @@
 package kube
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -19,6 +23,9 @@ type Clients struct {
 	Dynamic dynamic.Interface
 	Kube    kubernetes.Interface
 	Mapper  *restmapper.DeferredDiscoveryRESTMapper
+	// Where names the cluster for messages: the kubeconfig context (or
+	// the in-cluster service account) and the API server's address.
+	Where string
 }
 
 // Rate limits for real clusters: client-go's defaults (5 QPS, burst 10)
@@ -46,15 +53,51 @@ func Connect(kubeconfig, kubeconfigEnv, context, userAgent string) (*Clients, er
 	}
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context})
 	cfg, err := cc.ClientConfig()
+	if clientcmd.IsEmptyConfig(err) {
+		looked := rules.ExplicitPath
+		if looked == "" {
+			looked = strings.Join(rules.Precedence, string(filepath.ListSeparator))
+		}
+		return nil, fmt.Errorf("no cluster access: no kubeconfig at %s, and not running inside a cluster: pass kubeconfig, set KUBECONFIG, or run the cloud's login step (it writes one) before this step", looked)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("loading cluster access (kubeconfig %q, context %q): %w", kubeconfig, context, err)
 	}
-	return NewClients(cfg, userAgent)
+	c, err := NewClients(cfg, userAgent)
+	if err != nil {
+		return nil, err
+	}
+	c.Where = "the in-cluster service account's API server " + cfg.Host
+	if raw, err := cc.RawConfig(); err == nil && len(raw.Contexts) > 0 {
+		name := context
+		if name == "" {
+			name = raw.CurrentContext
+		}
+		c.Where = fmt.Sprintf("context %q at %s", name, cfg.Host)
+	}
+	return c, nil
+}
+
+// Check asks the API server for its version, so that a cluster that
+// cannot be reached, or refuses the credentials, is reported once, naming
+// the context and server, before a step does anything else.
+func (c *Clients) Check(ctx context.Context) error {
+	err := c.Kube.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Error()
+	switch {
+	case err == nil:
+		return nil
+	case apierrors.IsUnauthorized(err):
+		return fmt.Errorf("the cluster (%s) refused the credentials (401 Unauthorized): log in again — a cloud login step, or the kubeconfig's exec plugin, gives fresh ones: %w", c.Where, err)
+	case apierrors.IsForbidden(err):
+		return fmt.Errorf("the cluster (%s) forbids these credentials even its version (403): %w", c.Where, err)
+	}
+	return fmt.Errorf("cannot reach the cluster (%s): %w", c.Where, err)
 }
 
 // NewClients builds clients for a REST config; userAgent names the step
 // ("driftless-apply-env/v1.2.3"), or client-go's default when empty.
 func NewClients(cfg *rest.Config, userAgent string) (*Clients, error) {
+	where := "the API server at " + cfg.Host
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = QPS, Burst
 	if userAgent != "" {
@@ -72,5 +115,5 @@ func NewClients(cfg *rest.Config, userAgent string) (*Clients, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Clients{Config: cfg, Dynamic: dyn, Kube: kube, Mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}, nil
+	return &Clients{Config: cfg, Dynamic: dyn, Kube: kube, Mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)), Where: where}, nil
 }
