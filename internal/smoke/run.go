@@ -283,7 +283,36 @@ func evaluate(c Check, a attempt) []string {
 	if c.MaxLatency > 0 && a.latency > c.MaxLatency {
 		p = append(p, fmt.Sprintf("latency: want at most %s, took %s", c.MaxLatency, RoundLatency(a.latency)))
 	}
+	if c.Name == VersionCheckName && lacksVersionEndpoint(c, a) {
+		p = append(p, ContractHint)
+	}
 	return p
+}
+
+// ContractHint says what every service driftless deploys must answer.
+const ContractHint = `the service does not implement driftless's contract: GET /version must answer 200 with JSON {"version": "<the release, e.g. v1.4.2>", "configRevision": "sha256:<the revision of its static configuration>"} (see docs/service-contract.md)`
+
+// lacksVersionEndpoint reports an answer to GET /version that shows the
+// endpoint is not there at all (as opposed to reporting another release):
+// not found, not allowed, not JSON, or JSON without the fields.
+func lacksVersionEndpoint(c Check, a attempt) bool {
+	switch a.status {
+	case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		return true
+	}
+	if a.status != http.StatusOK {
+		return false
+	}
+	doc, err := decodeJSON(a.body)
+	if err != nil {
+		return true
+	}
+	for k := range c.JSON {
+		if _, ok := lookup(doc, k); !ok {
+			return true
+		}
+	}
+	return false
 }
 
 func describeNonJSON(a attempt, err error) string {

@@ -367,3 +367,35 @@ func TestCancelled(t *testing.T) {
 		t.Errorf("cancelled run: %v", summary(rep))
 	}
 }
+
+// TestServiceWithoutVersionEndpoint: a service that does not answer GET
+// /version the way driftless needs is told what the contract is, not only
+// that a status or a field was wrong; a service reporting another release
+// is not (it implements the contract, it is just stale).
+func TestServiceWithoutVersionEndpoint(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		handler http.HandlerFunc
+		hint    bool
+	}{
+		"no endpoint":    {func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }, true},
+		"not JSON":       {func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "v1.4.2\n") }, true},
+		"fields missing": {func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"build":"v1.4.2"}`) }, true},
+		"stale release":  {func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"version":"v1.4.1"}`) }, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(tc.handler)
+			t.Cleanup(srv.Close)
+			var c clock
+			rep := runner(&c).Run(t.Context(), suite(t, srv.URL, smoke.Release{Version: version}, time.Second))
+			if rep.Failed() != 1 {
+				t.Fatalf("%v", summary(rep))
+			}
+			got := strings.Join(rep.Results[0].Problems, "; ")
+			if strings.Contains(got, smoke.ContractHint) != tc.hint {
+				t.Errorf("hint shown %v, want %v: %s", !tc.hint, tc.hint, got)
+			}
+		})
+	}
+}
