@@ -163,13 +163,13 @@ tags() {
       000) fail 2 "listing the tags of $repo at $api: no answer" ;;
       *) fail 2 "listing the tags of $repo at $api: HTTP $code" ;;
     esac
-    grep -oE '"(name|sha)"[[:space:]]*:[[:space:]]*"[^"]*"' "$tmp/tags.json" | awk -F'"' '
+    { grep -oE '"(name|sha)"[[:space:]]*:[[:space:]]*"[^"]*"' "$tmp/tags.json" || true; } | awk -F'"' '
       function flush() { if (("name" in r) && ("sha" in r)) print r["name"], r["sha"]; delete r }
       ($2 in r) { flush() }
       { r[$2] = $4 }
       END { flush() }'
     # Compact JSON is one line: count the keys, not the lines.
-    n=$(grep -oE '"name"[[:space:]]*:' "$tmp/tags.json" | wc -l | tr -d ' ')
+    n=$({ grep -oE '"name"[[:space:]]*:' "$tmp/tags.json" || true; } | wc -l | tr -d ' ')
     [ "$n" -ge 100 ] || return 0
     page=$((page + 1))
   done

@@ -54,6 +54,7 @@ type tag struct {
 const (
 	ownerTampered = "tampered" // every archive has one byte changed
 	ownerLimited  = "limited"  // the API answers 403: rate limit exceeded
+	ownerNoTags   = "notags"   // the repository has no tags
 )
 
 // releaseServer is what install.sh reaches on GitHub: the tags API under
@@ -130,13 +131,17 @@ func (s *releaseServer) listTags(w http.ResponseWriter, r *http.Request) {
 	}
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 	page = max(page, 1)
-	from := min((page-1)*perPage, len(s.tags))
-	to := min(from+perPage, len(s.tags))
-	if to < len(s.tags) {
+	tags := s.tags
+	if owner == ownerNoTags {
+		tags = nil
+	}
+	from := min((page-1)*perPage, len(tags))
+	to := min(from+perPage, len(tags))
+	if to < len(tags) {
 		w.Header().Set("Link", fmt.Sprintf(`<%s/api/v3/repos/%s/%s/tags?per_page=%d&page=%d>; rel="next"`, s.URL, owner, r.PathValue("repo"), perPage, page+1))
 	}
 	list := make([]tag, 0, to-from)
-	for _, tg := range s.tags[from:to] {
+	for _, tg := range tags[from:to] {
 		tg.Commit.URL = s.URL + "/api/v3/repos/" + owner + "/" + r.PathValue("repo") + "/commits/" + tg.Commit.SHA
 		tg.ZipballURL = s.URL + "/api/v3/repos/" + owner + "/" + r.PathValue("repo") + "/zipball/refs/tags/" + tg.Name
 		tg.TarballURL = s.URL + "/api/v3/repos/" + owner + "/" + r.PathValue("repo") + "/tarball/refs/tags/" + tg.Name
@@ -522,6 +527,7 @@ func TestInstall(t *testing.T) {
 		{"floating-without-release", "norelease", "v3", nil,
 			"driftless install: no release of norelease/driftless is tagged at the commit v3 points to: pin a release (vX.Y.Z)"},
 		{"unknown-tag", "unknown", "v4", nil, "driftless install: unknown/driftless has no tag v4"},
+		{"no-tags", ownerNoTags, "v1", nil, "driftless install: notags/driftless has no tag v1"},
 		{"rate-limited", ownerLimited, "v1", nil, "driftless install: listing the tags of limited/driftless at " + srv.URL + "/api/v3: HTTP 403; the API refused or rate-limited the request"},
 		{"release-without-assets", "noassets", "v2", nil, "driftless install: downloading " + srv.URL + "/noassets/driftless/releases/download/v2.0.0/checksums.txt: HTTP 404 (is v2.0.0 a published release of noassets/driftless?)"},
 		{"bin-dir-incomplete", "bindir", "v1.2.3", []string{"DRIFTLESS_BIN_DIR=/nonexistent"}, "driftless install: DRIFTLESS_BIN_DIR=/nonexistent has no executable validate-config"},
