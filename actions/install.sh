@@ -9,8 +9,9 @@
 #        v1, v1.2             the release tagged at the same commit as the
 #                             floating tag, so the binaries are the action's own;
 #        a commit SHA         the release tagged at that commit.
-#      Floating tags and SHAs are resolved with one call to the GitHub API
-#      (GET /repos/{owner}/{repo}/tags); the archive for this OS and CPU is
+#      Floating tags and SHAs are resolved with the GitHub API's tag list
+#      (GET /repos/{owner}/{repo}/tags, one call per 100 tags); the archive
+#      for this OS and CPU is
 #      checked against the release's checksums.txt (sha256) before anything
 #      is unpacked, then kept in the tool cache, so a second install on the
 #      same machine downloads nothing.
