@@ -11,10 +11,9 @@
 #        a commit SHA         the release tagged at that commit.
 #      Floating tags and SHAs are resolved with the GitHub API's tag list
 #      (GET /repos/{owner}/{repo}/tags, one call per 100 tags); the archive
-#      for this OS and CPU is
-#      checked against the release's checksums.txt (sha256) before anything
-#      is unpacked, then kept in the tool cache, so a second install on the
-#      same machine downloads nothing.
+#      for this OS and CPU is checked against the release's checksums.txt
+#      (sha256) before anything is unpacked, then kept in the tool cache, so
+#      a second install on the same machine downloads nothing.
 #   3. A commit no release is tagged at, a branch, or a local checkout
 #      (uses: ./actions/<step>): a build from the action's own source when Go
 #      is installed; for a commit it is kept in the tool cache under its SHA.
