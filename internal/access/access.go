@@ -18,7 +18,7 @@ const (
 // RegistryInputs are the inputs of steps that talk to registries or GitHub.
 var RegistryInputs = []step.Input{
 	{Name: InputInsecureRegistry, Description: "Allow plain HTTP to registries that are not on loopback.", Bool: true, Default: "false"},
-	{Name: InputGitHubToken, Description: "Token for the GitHub API and ghcr.io; defaults to the GITHUB_TOKEN environment variable.", Secret: true},
+	{Name: InputGitHubToken, Description: "Token for the GitHub API and ghcr.io; the job's token (github.token) in the actions, the GITHUB_TOKEN environment variable for the binary.", Secret: true},
 }
 
 // GitHubToken is the github-token input, else GITHUB_TOKEN (masked too).
