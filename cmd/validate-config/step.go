@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/driftless-dev/driftless/internal/scaffold"
 	"github.com/driftless-dev/driftless/internal/spec"
 	"github.com/driftless-dev/driftless/internal/step"
 	"github.com/driftless-dev/driftless/internal/validate"
@@ -19,6 +20,10 @@ var definition = step.Definition{
 		{Name: "env", Description: "Comma-separated environments to validate; all when empty."},
 		{Name: "manifests", Description: "Comma-separated files of already rendered manifests (kustomize-render's output) to validate instead of rendering the overlays."},
 		{Name: "strict", Description: "Fail on warnings too.", Bool: true, Default: "false"},
+		{Name: "init", Description: "Write a spec (the spec input's path) and test/prod kustomize overlays for existing manifests, then validate them; never overwrites a file.", Bool: true, Default: "false"},
+		{Name: "init-manifests", Description: "With init: the directory of the service's existing Kubernetes manifests (a kustomize directory, or plain YAML files).", Default: "k8s"},
+		{Name: "init-image", Description: "With init: the image, as the manifests write it, that driftless bakes and pins; needed when the manifests run several."},
+		{Name: "init-repository", Description: "With init: the repository bake-image pushes to; defaults to the image's."},
 	},
 	Outputs: []step.Output{
 		{Name: "errors", Description: "Number of errors found."},
@@ -33,6 +38,16 @@ const maxSummaryFindings = 50
 
 func run(ctx context.Context, s *step.Context) error {
 	specPath, manifests, envs := s.Input(step.InputSpec), s.InputList("manifests"), s.InputList("env")
+	if s.Bool("init") {
+		res, err := scaffold.Write(scaffold.Options{Spec: specPath, Manifests: s.Input("init-manifests"), Image: s.Input("init-image"), Repository: s.Input("init-repository")})
+		if err != nil {
+			return fmt.Errorf("init: %w", err)
+		}
+		for _, f := range res.Files {
+			s.Logf("validate-config: wrote %s", f)
+		}
+		s.Logf("validate-config: image %s, pushed to %s; next: the image's base and layers, static configuration and smoke checks in %s, then this step without init", res.Image, res.Repository, specPath)
+	}
 	report, err := untilDone(ctx, func() (*validate.Report, error) { return check(specPath, manifests, envs) })
 	if err != nil {
 		return err
