@@ -165,7 +165,7 @@ func run(ctx context.Context, s *step.Context) error {
 			rev = out.Previous
 		}
 		s.SetOutput("revision", strconv.Itoa(rev))
-		s.Summary(summary(env, d, out, err))
+		s.Summary(summary(env, d, ci, out, err))
 	}
 	var re *apply.RolloutError
 	var le *apply.LockedError
@@ -325,6 +325,14 @@ func imageRepos(p *spec.Pipeline, image string) []string {
 	return repos
 }
 
+// shortSHA is the first 12 characters of a commit, as links show it.
+func shortSHA(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
 // recordedRelease reads the release kustomize-render recorded on the
 // objects.
 func recordedRelease(objs []*unstructured.Unstructured) meta.Release {
@@ -379,14 +387,25 @@ func dryRun(ctx context.Context, s *step.Context, a *apply.Applier, p *spec.Pipe
 	return nil
 }
 
-func summary(env *spec.Environment, d apply.Deployment, out *apply.Outcome, err error) string {
+func summary(env *spec.Environment, d apply.Deployment, ci step.CI, out *apply.Outcome, err error) string {
 	var b strings.Builder
 	health := "✅ healthy"
 	if err != nil {
 		health = "❌ " + err.Error()
 	}
-	fmt.Fprintf(&b, "### apply-env %s\n\n| | |\n|---|---|\n| namespace | `%s` |\n| digest | `%s` |\n| version | `%s` |\n| release | %d |\n| previous release | %d |\n| health | %s |\n\n",
-		env.Name, env.Namespace, d.Digest, d.Version, out.Revision, out.Previous, strings.ReplaceAll(health, "|", "\\|"))
+	commit := "`" + d.GitSHA + "`"
+	if u := ci.CommitURL(d.GitSHA); u != "" {
+		commit = "[`" + shortSHA(d.GitSHA) + "`](" + u + ")"
+	}
+	fmt.Fprintf(&b, "### apply-env %s\n\n| | |\n|---|---|\n| namespace | `%s` |\n| digest | `%s` |\n| version | `%s` |\n| commit | %s |\n| release | %d |\n| previous release | %d |\n| health | %s |\n",
+		env.Name, env.Namespace, d.Digest, d.Version, commit, out.Revision, out.Previous, strings.ReplaceAll(health, "|", "\\|"))
+	if env.URL != "" {
+		fmt.Fprintf(&b, "| environment | <%s> |\n", env.URL)
+	}
+	if ci.RunURL != "" {
+		fmt.Fprintf(&b, "| run | [%s](%s) |\n", ci.RunURL, ci.RunURL)
+	}
+	b.WriteString("\n")
 	counts := map[apply.Change]int{}
 	for _, r := range out.Results {
 		counts[r.Change]++

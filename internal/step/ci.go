@@ -127,3 +127,18 @@ func splitRef(ref string) (tag, branch string) {
 	}
 	return "", ""
 }
+
+// CommitURL links to a commit of the repository being built, on GitHub or
+// GitLab; "" when the provider or the repository is unknown.
+func (c CI) CommitURL(sha string) string {
+	if sha == "" || c.ServerURL == "" || c.Repository == "" {
+		return ""
+	}
+	switch c.Provider {
+	case ProviderGitHub:
+		return strings.TrimSuffix(c.ServerURL, "/") + "/" + c.Repository + "/commit/" + sha
+	case ProviderGitLab:
+		return strings.TrimSuffix(c.ServerURL, "/") + "/" + c.Repository + "/-/commit/" + sha
+	}
+	return ""
+}
