@@ -149,8 +149,9 @@ func run(ctx context.Context, s *step.Context) error {
 			Status:  githubdeploy.Status{EnvironmentURL: env.URL, LogURL: ci.RunURL}, Start: true, Logf: s.Logf,
 		})
 	}
-	s.Logf("apply-env: deploying %d object(s) to %s (namespace %s)", len(objs), env.Name, env.Namespace)
+	end := s.Group(fmt.Sprintf("apply-env: deploying %d object(s) to %s (namespace %s)", len(objs), env.Name, env.Namespace))
 	out, err := a.Run(ctx, plan)
+	end()
 	if err != nil {
 		gh.Finish(ctx, githubdeploy.StateFailure, s.MaskString(err.Error()))
 	} else {

@@ -254,6 +254,18 @@ func (c *Context) Getenv(key string) string { return c.getenv(key) }
 // outputs (--output json); a step then prints nothing else there.
 func (c *Context) JSON() bool { return c.Input(InputOutput) == "json" }
 
+// Group prints title and starts a collapsible group of log lines on
+// GitHub (::group::); the function returned ends it. Elsewhere it prints the
+// title as a plain progress line.
+func (c *Context) Group(title string) (end func()) {
+	if !c.OnGitHub() {
+		c.Logf("%s", title)
+		return func() {}
+	}
+	c.action.Group(c.mask.String(title))
+	return c.action.EndGroup
+}
+
 // OnGitHub reports whether the step runs in GitHub Actions.
 func (c *Context) OnGitHub() bool { return c.getenv("GITHUB_ACTIONS") == "true" }
 

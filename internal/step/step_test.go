@@ -304,3 +304,28 @@ func TestDefinitionCheck(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestGroup: on GitHub a group is ::group:: … ::endgroup:: around the lines
+// in it; elsewhere the title is a plain line.
+func TestGroup(t *testing.T) {
+	t.Parallel()
+	for _, gh := range []bool{true, false} {
+		env := map[string]string{}
+		if gh {
+			env["GITHUB_ACTIONS"] = "true"
+		}
+		r := runStep(t, env, nil, func(ctx context.Context, s *Context) error {
+			end := s.Group("applying 3 objects")
+			s.Logf("ConfigMap/a created")
+			end()
+			return nil
+		})
+		all := r.stdout + r.stderr
+		switch {
+		case gh && (!strings.Contains(r.stdout, "::group::applying 3 objects") || !strings.Contains(r.stdout, "::endgroup::")):
+			t.Errorf("on GitHub: %q", all)
+		case !gh && (strings.Contains(all, "::group::") || !strings.Contains(r.stderr, "applying 3 objects\n")):
+			t.Errorf("elsewhere: %q", all)
+		}
+	}
+}
