@@ -13,6 +13,7 @@ import (
 
 	"github.com/driftless-dev/driftless/internal/githubapi"
 	"github.com/driftless-dev/driftless/internal/meta"
+	"github.com/driftless-dev/driftless/internal/prcomment"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -326,6 +327,34 @@ func imageRepos(p *spec.Pipeline, image string) []string {
 	return repos
 }
 
+// commentOnPullRequest posts the dry run on the pull request being built,
+// as one comment per pipeline and environment that later runs edit in
+// place. Outside a GitHub pull request, or without a token, it does
+// nothing; a failure is a warning (the summary has the same text).
+func commentOnPullRequest(ctx context.Context, s *step.Context, key, markdown string) {
+	ci := s.CI(ctx)
+	pr := prcomment.PullRequest(ci.Ref)
+	if ci.Provider != step.ProviderGitHub || pr == 0 || (ci.EventName != "pull_request" && ci.EventName != "pull_request_target") {
+		return
+	}
+	token := access.GitHubToken(s)
+	owner, repo, err := githubapi.SplitRepository(ci.Repository)
+	if err != nil || token == "" {
+		s.Logf("apply-env: the dry run is not commented on pull request #%d: no github-token or GITHUB_REPOSITORY", pr)
+		return
+	}
+	gh, err := githubapi.New(s.Getenv("GITHUB_API_URL"), token, nil)
+	if err == nil {
+		var url string
+		url, _, err = prcomment.Upsert(ctx, gh, owner, repo, pr, key, s.MaskString(markdown))
+		if err == nil {
+			s.Logf("apply-env: dry run commented on pull request #%d: %s", pr, url)
+			return
+		}
+	}
+	s.Logf("apply-env: warning: commenting the dry run on pull request #%d: %v (it needs permissions: pull-requests: write)", pr, err)
+}
+
 // shortSHA is the first 12 characters of a commit, as links show it.
 func shortSHA(sha string) string {
 	if len(sha) > 12 {
@@ -380,6 +409,7 @@ func dryRun(ctx context.Context, s *step.Context, a *apply.Applier, p *spec.Pipe
 		}
 	}
 	s.Summary(b.String())
+	commentOnPullRequest(ctx, s, p.Name+"/"+env.Name, b.String())
 	s.SetOutput("changed", strconv.FormatBool(n > 0))
 	if n > 0 {
 		return step.Failed(fmt.Errorf("dry run: %d object(s) would change (pruning is not previewed)", n))

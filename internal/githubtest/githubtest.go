@@ -39,6 +39,8 @@ type Server struct {
 	nextID      int64
 	clock       time.Time
 	requests    []Request
+	// comments on issues and pull requests, oldest first.
+	comments []Comment
 }
 
 // Request is one request the fake served.
@@ -150,6 +152,9 @@ func New(t testing.TB, owner, repo, token string) *Server {
 	mux.HandleFunc("GET "+base+"/deployments/{id}", s.getDeployment)
 	mux.HandleFunc("GET "+base+"/deployments/{id}/statuses", s.listStatuses)
 	mux.HandleFunc("POST "+base+"/deployments/{id}/statuses", s.createStatus)
+	mux.HandleFunc("GET "+base+"/issues/{n}/comments", s.listComments)
+	mux.HandleFunc("POST "+base+"/issues/{n}/comments", s.createComment)
+	mux.HandleFunc("PATCH "+base+"/issues/comments/{id}", s.updateComment)
 	mux.HandleFunc("GET "+base+"/git/ref/{ref...}", s.getRef)
 	mux.HandleFunc("POST "+base+"/git/refs", s.createRef)
 	mux.HandleFunc("GET "+base+"/git/tags/{sha}", s.getTag)
