@@ -110,7 +110,16 @@ func report(s *step.Context, res *bake.Result, repo name.Repository, rev string,
 	if len(res.Platforms) > 0 {
 		platforms = strings.Join(res.Platforms, ", ")
 	}
-	s.Summary(fmt.Sprintf("### bake-image\n\n| | |\n|---|---|\n| image | `%s` |\n| base | `%s@%s` |\n| config revision | `%s` |\n| platforms | %s |\n| written | %t |\n", image, res.BaseName, res.BaseDigest, rev, platforms, changed))
+	s.Summary(fmt.Sprintf("### bake-image\n\n| | |\n|---|---|\n| image | `%s` |\n| base | `%s` |\n| config revision | `%s` |\n| platforms | %s |\n| written | %t |\n", image, baseRef(res.BaseName, res.BaseDigest), rev, platforms, changed))
+}
+
+// baseRef names the base baked on: as the spec names it, with the digest
+// it resolved to when the spec names it by tag.
+func baseRef(name, digest string) string {
+	if digest == "" || strings.HasSuffix(name, "@"+digest) {
+		return name
+	}
+	return name + "@" + digest
 }
 
 // bakeSpec maps the pipeline spec and inputs to what is baked.

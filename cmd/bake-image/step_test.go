@@ -348,3 +348,18 @@ func mustRegistry(t *testing.T, host string) name.Registry {
 	}
 	return reg
 }
+
+func TestBaseRef(t *testing.T) {
+	t.Parallel()
+	d := "sha256:" + strings.Repeat("a", 64)
+	for _, tc := range []struct{ name, digest, want string }{
+		{"r.example.com/base:1", d, "r.example.com/base:1@" + d},
+		{"r.example.com/base:1@" + d, d, "r.example.com/base:1@" + d},
+		{"r.example.com/base@" + d, d, "r.example.com/base@" + d},
+		{"scratch", "", "scratch"},
+	} {
+		if got := baseRef(tc.name, tc.digest); got != tc.want {
+			t.Errorf("baseRef(%q) = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
