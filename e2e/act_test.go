@@ -81,6 +81,9 @@ func TestActWorkflow(t *testing.T) {
 					"--var", "DRIFTLESS_SPEC=driftless.act.yaml",
 					"--secret", "KUBECONFIG="+string(kubeconfig),
 					"--secret", "GITHUB_TOKEN=", // not `gh auth token`: no GitHub API
+					// act names the repository after origin's URL, which the
+					// test rewrites to a local file:// remote.
+					"--env", "GITHUB_REPOSITORY=example/pssp-api",
 				)
 				cmd.Dir = repo
 				cmd.Env = append(os.Environ(),
