@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"github.com/driftless-dev/driftless/internal/apply"
+	"github.com/driftless-dev/driftless/internal/cluster"
 	"github.com/driftless-dev/driftless/internal/cluster/clustertest"
 	"github.com/driftless-dev/driftless/internal/kube"
 	"github.com/driftless-dev/driftless/internal/registry/registrytest"
@@ -32,18 +33,7 @@ func TestActWorkflow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs act: several seconds")
 	}
-	act := testtool.Path(t, "act")
-	bin := t.TempDir() // DRIFTLESS_BIN_DIR: install.sh takes the steps from here
-	build(t, bin, "validate-config", "bake-image", "tag-sync", "kustomize-render", "apply-env", "smoke-test")
-	c := clustertest.Shared(t)
-	clients, err := kube.NewClients(c.RESTConfig(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig, err := os.ReadFile(c.Kubeconfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	act, bin, c, clients, kubeconfig := actSetup(t)
 
 	for _, tc := range []struct {
 		name    string
@@ -152,6 +142,25 @@ func TestActWorkflow(t *testing.T) {
 			}
 		})
 	}
+}
+
+// actSetup is what every act run here needs: act, the six steps built
+// into a DRIFTLESS_BIN_DIR (install.sh takes them from there), the shared
+// cluster, clients for it, and its kubeconfig.
+func actSetup(t *testing.T) (act, bin string, c *cluster.Cluster, clients *kube.Clients, kubeconfig []byte) {
+	t.Helper()
+	act = testtool.Path(t, "act")
+	bin = t.TempDir()
+	build(t, bin, "validate-config", "bake-image", "tag-sync", "kustomize-render", "apply-env", "smoke-test")
+	c = clustertest.Shared(t)
+	clients, err := kube.NewClients(c.RESTConfig(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kubeconfig, err = os.ReadFile(c.Kubeconfig()); err != nil {
+		t.Fatal(err)
+	}
+	return act, bin, c, clients, kubeconfig
 }
 
 func exitOf(err error) string {

@@ -35,7 +35,6 @@ import (
 	"github.com/driftless-dev/driftless/internal/cluster/clustertest"
 	"github.com/driftless-dev/driftless/internal/configrev"
 	"github.com/driftless-dev/driftless/internal/githubtest"
-	"github.com/driftless-dev/driftless/internal/kube"
 	"github.com/driftless-dev/driftless/internal/registry/registrytest"
 	"github.com/driftless-dev/driftless/internal/testtool"
 )
@@ -77,18 +76,7 @@ func TestAdoptQuickstart(t *testing.T) {
 	blocks := quickstartBlocks(t, readme)
 	checkWorkflow(t, root, blocks[".github/workflows/deploy.yml"])
 
-	act := testtool.Path(t, "act")
-	bin := t.TempDir() // DRIFTLESS_BIN_DIR: install.sh takes the steps from here
-	build(t, bin, "validate-config", "bake-image", "tag-sync", "kustomize-render", "apply-env", "smoke-test")
-	c := clustertest.Shared(t)
-	clients, err := kube.NewClients(c.RESTConfig(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig, err := os.ReadFile(c.Kubeconfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	act, bin, c, clients, kubeconfig := actSetup(t)
 	testNS := clustertest.Namespace(t, c)
 	prodNS := clustertest.Namespace(t, c)
 	host := registrytest.New(t)

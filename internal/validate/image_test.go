@@ -1,7 +1,6 @@
 package validate
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -94,23 +93,7 @@ spec:
 				"prod/kustomization.yaml": "namespace: shop-prod\nresources: [o.yaml]\n",
 				"prod/o.yaml":             tc.prod,
 			}
-			for name, content := range files {
-				p := filepath.Join(dir, name)
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			p, err := spec.Load(filepath.Join(dir, "driftless.yaml"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := Pipeline(p, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := validateTree(t, dir, files)
 			for i := range r.Findings {
 				abs, err := filepath.Abs(r.Findings[i].File)
 				if err != nil {

@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/driftless-dev/driftless/internal/spec"
 )
 
 const goodDeployment = `apiVersion: apps/v1
@@ -81,23 +79,7 @@ func TestMalformedInputs(t *testing.T) {
 			for k, v := range tc.files {
 				files[k] = v
 			}
-			for name, content := range files {
-				p := filepath.Join(dir, name)
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			p, err := spec.Load(filepath.Join(dir, "driftless.yaml"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := Pipeline(p, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := validateTree(t, dir, files)
 			if len(r.Findings) != 1 {
 				t.Fatalf("want one finding, got %d:\n%v", len(r.Findings), r.Findings)
 			}

@@ -8,8 +8,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-
-	"github.com/driftless-dev/driftless/internal/spec"
 )
 
 // appDeployment runs the pipeline's image in pipelineFindings' overlays.
@@ -43,23 +41,7 @@ func pipelineFindings(t *testing.T, files map[string]string) []string {
 		all["overlay/kustomization.yaml"] = strings.Replace(k, "resources: [", "resources: [app.yaml, ", 1)
 		all["overlay/app.yaml"] = appDeployment
 	}
-	for name, content := range all {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p, err := spec.Load(filepath.Join(dir, "driftless.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := Pipeline(p, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := validateTree(t, dir, all)
 	wd, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)

@@ -332,6 +332,22 @@ alias: *base
 	}
 }
 
+// validateTree writes files into dir, then validates the pipeline of its
+// driftless.yaml, every environment.
+func validateTree(t *testing.T, dir string, files map[string]string) *Report {
+	t.Helper()
+	writeFiles(t, dir, files)
+	p, err := spec.Load(filepath.Join(dir, "driftless.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Pipeline(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func writeFiles(t *testing.T, dir string, files map[string]string) {
 	t.Helper()
 	for name, content := range files {
