@@ -16,7 +16,7 @@ import (
 var steps = []string{"validate-config", "bake-image", "tag-sync", "kustomize-render", "apply-env", "smoke-test"}
 
 // action is what the tests need of actions/<step>/action.yml, which
-// cmd/<step>'s tests keep equal to the step's definition.
+// internal/steps/<step>'s tests keep equal to the step's definition.
 type action struct {
 	Inputs  map[string]any `json:"inputs"`
 	Outputs map[string]any `json:"outputs"`

@@ -3,6 +3,9 @@
 // docs/steps/apply-env.md.
 package main
 
-import "github.com/driftless-dev/driftless/internal/step"
+import (
+	"github.com/driftless-dev/driftless/internal/step"
+	"github.com/driftless-dev/driftless/internal/steps/applyenv"
+)
 
-func main() { step.Main(definition, run) }
+func main() { step.Main(applyenv.Definition, applyenv.Run) }

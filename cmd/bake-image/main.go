@@ -3,6 +3,9 @@
 // docs/steps/bake-image.md.
 package main
 
-import "github.com/driftless-dev/driftless/internal/step"
+import (
+	"github.com/driftless-dev/driftless/internal/step"
+	"github.com/driftless-dev/driftless/internal/steps/bakeimage"
+)
 
-func main() { step.Main(definition, run) }
+func main() { step.Main(bakeimage.Definition, bakeimage.Run) }

@@ -3,6 +3,9 @@
 // environment. See docs/steps/kustomize-render.md.
 package main
 
-import "github.com/driftless-dev/driftless/internal/step"
+import (
+	"github.com/driftless-dev/driftless/internal/step"
+	"github.com/driftless-dev/driftless/internal/steps/kustomizerender"
+)
 
-func main() { step.Main(definition, run) }
+func main() { step.Main(kustomizerender.Definition, kustomizerender.Run) }

@@ -4,6 +4,9 @@
 // docs/steps/smoke-test.md.
 package main
 
-import "github.com/driftless-dev/driftless/internal/step"
+import (
+	"github.com/driftless-dev/driftless/internal/step"
+	"github.com/driftless-dev/driftless/internal/steps/smoketest"
+)
 
-func main() { step.Main(definition, run) }
+func main() { step.Main(smoketest.Definition, smoketest.Run) }

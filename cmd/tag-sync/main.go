@@ -5,6 +5,9 @@
 // tag. See docs/steps/tag-sync.md.
 package main
 
-import "github.com/driftless-dev/driftless/internal/step"
+import (
+	"github.com/driftless-dev/driftless/internal/step"
+	"github.com/driftless-dev/driftless/internal/steps/tagsync"
+)
 
-func main() { step.Main(definition, run) }
+func main() { step.Main(tagsync.Definition, tagsync.Run) }

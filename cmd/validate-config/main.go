@@ -3,6 +3,9 @@
 // it. See docs/steps/validate-config.md.
 package main
 
-import "github.com/driftless-dev/driftless/internal/step"
+import (
+	"github.com/driftless-dev/driftless/internal/step"
+	"github.com/driftless-dev/driftless/internal/steps/validateconfig"
+)
 
-func main() { step.Main(definition, run) }
+func main() { step.Main(validateconfig.Definition, validateconfig.Run) }

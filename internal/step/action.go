@@ -115,5 +115,5 @@ func ActionYAML(d Definition) []byte {
 	if err != nil {
 		panic(err) // static types
 	}
-	return append([]byte("# Generated from cmd/"+d.Name+"/step.go by `go test ./cmd/"+d.Name+" -update`; do not edit.\n"), b...)
+	return append([]byte("# Generated from internal/steps/"+d.Package()+"/step.go by `go test ./internal/steps/"+d.Package()+" -update`; do not edit.\n"), b...)
 }

@@ -132,3 +132,7 @@ func (d *Definition) Check() error {
 	}
 	return nil
 }
+
+// Package is the Go package that implements the step, under
+// internal/steps: the step's name without dashes (apply-env → applyenv).
+func (d *Definition) Package() string { return strings.ReplaceAll(d.Name, "-", "") }

@@ -111,10 +111,10 @@ func CheckAction(t *testing.T, root string, def step.Definition, update bool) {
 	}
 	got, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (go test ./cmd/%s -update writes it)", err, def.Name)
+		t.Fatalf("%v (go test ./internal/steps/%s -update writes it)", err, def.Package())
 	}
 	if string(got) != string(want) {
-		t.Errorf("%s is stale: the inputs or outputs of %s changed; run go test ./cmd/%s -update", path, def.Name, def.Name)
+		t.Errorf("%s is stale: the inputs or outputs of %s changed; run go test ./internal/steps/%s -update", path, def.Name, def.Package())
 	}
 }
 

@@ -1,4 +1,4 @@
-package main
+package tagsync
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/driftless-dev/driftless/internal/step"
 )
 
-var definition = step.Definition{
+var Definition = step.Definition{
 	Name:    "tag-sync",
 	Summary: "Make the Git tag and the image tag agree: tag the built digest with the release version, never moving a version tag.",
 	Inputs: append([]step.Input{
@@ -42,7 +42,7 @@ type gitTag struct {
 	Where string
 }
 
-func run(ctx context.Context, s *step.Context) error {
+func Run(ctx context.Context, s *step.Context) error {
 	p, err := spec.Load(s.Input(step.InputSpec))
 	if err != nil {
 		return err
@@ -55,7 +55,7 @@ func run(ctx context.Context, s *step.Context) error {
 	} else {
 		ci = step.DetectCI(ctx, s.Getenv, gitDir)
 	}
-	reg := access.Registry(s, ci, definition.Name)
+	reg := access.Registry(s, ci, Definition.Name)
 	createGitTag := s.Bool("create-git-tag")
 
 	var image *name.Digest

@@ -1,4 +1,4 @@
-package main
+package bakeimage
 
 import (
 	"context"
@@ -26,7 +26,7 @@ import (
 
 func TestDefinition(t *testing.T) {
 	t.Parallel()
-	steptest.CheckDefinition(t, definition)
+	steptest.CheckDefinition(t, Definition)
 }
 
 // project makes a small user repository: spec, static configuration, a
@@ -87,7 +87,7 @@ func pushBase(t *testing.T, host string) {
 
 func bakeJSON(t *testing.T, env map[string]string, args ...string) map[string]string {
 	t.Helper()
-	r := steptest.Run(t, definition, run, env, append(args, "--output", "json")...)
+	r := steptest.Run(t, Definition, Run, env, append(args, "--output", "json")...)
 	if r.Code != 0 {
 		t.Fatalf("exit %d\n%s", r.Code, r.Stderr)
 	}
@@ -172,7 +172,7 @@ func TestCannotRun(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := steptest.Run(t, definition, run, tc.env, append([]string{"--spec", spec}, tc.args...)...)
+			r := steptest.Run(t, Definition, Run, tc.env, append([]string{"--spec", spec}, tc.args...)...)
 			if r.Code != 2 || !strings.Contains(r.Stderr, tc.want) {
 				t.Errorf("exit %d, stderr %q, want 2 and %q", r.Code, r.Stderr, tc.want)
 			}
@@ -313,7 +313,7 @@ func TestRefusesWhatIsOutsideTheRepository(t *testing.T) {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				r = steptest.Run(t, definition, run, map[string]string{"SOURCE_DATE_EPOCH": "1700000000"}, "--spec", spec)
+				r = steptest.Run(t, Definition, Run, map[string]string{"SOURCE_DATE_EPOCH": "1700000000"}, "--spec", spec)
 			}()
 			select {
 			case <-done:

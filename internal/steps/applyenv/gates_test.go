@@ -1,4 +1,4 @@
-package main
+package applyenv
 
 import (
 	"context"
@@ -72,7 +72,7 @@ environments:
 		return err == nil
 	}
 
-	r := steptest.Run(t, definition, run, env, args...)
+	r := steptest.Run(t, Definition, Run, env, args...)
 	if r.Code != 1 || !strings.Contains(r.Stderr, "from: test") || !strings.Contains(r.Stderr, "nothing was applied") || applied() {
 		t.Fatalf("no evidence: exit %d, applied %v\n%s", r.Code, applied(), r.Stderr)
 	}
@@ -83,11 +83,11 @@ environments:
 	if _, err := evidence.Attach(context.Background(), d, st, nil, registry.Options{}.Remote(context.Background())); err != nil {
 		t.Fatal(err)
 	}
-	r = steptest.Run(t, definition, run, env, args...)
+	r = steptest.Run(t, Definition, Run, env, args...)
 	if r.Code != 1 || !strings.Contains(r.Stderr, "freeze") || applied() {
 		t.Fatalf("inside the freeze window: exit %d, applied %v\n%s", r.Code, applied(), r.Stderr)
 	}
-	r = steptest.Run(t, definition, run, env, append(args, "--override-freeze", "hotfix for INC-42")...)
+	r = steptest.Run(t, Definition, Run, env, append(args, "--override-freeze", "hotfix for INC-42")...)
 	if r.Code != 0 || !applied() {
 		t.Fatalf("overridden: exit %d, applied %v\n%s", r.Code, applied(), r.Stderr)
 	}

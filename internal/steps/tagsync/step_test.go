@@ -1,4 +1,4 @@
-package main
+package tagsync
 
 import (
 	"net/http"
@@ -24,7 +24,7 @@ import (
 
 func TestDefinition(t *testing.T) {
 	t.Parallel()
-	steptest.CheckDefinition(t, definition)
+	steptest.CheckDefinition(t, Definition)
 }
 
 var isolated = []string{"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com"}
@@ -173,7 +173,7 @@ func (w *world) run(env map[string]string, args ...string) result {
 	for _, a := range args {
 		expanded = append(expanded, w.expand(a))
 	}
-	r := steptest.Run(t, definition, run, full, append([]string{"--spec", filepath.Join(w.dir, "driftless.yaml"), "--git-dir", w.dir, "--output", "json"}, expanded...)...)
+	r := steptest.Run(t, Definition, Run, full, append([]string{"--spec", filepath.Join(w.dir, "driftless.yaml"), "--git-dir", w.dir, "--output", "json"}, expanded...)...)
 	res := result{code: r.Code, stdout: r.Stdout, stderr: r.Stderr}
 	res.outputs = steptest.Outputs(t, r.Stdout)
 	delete(res.outputs, "error")
@@ -437,7 +437,7 @@ func TestRerunAndSummary(t *testing.T) {
 		w.rec.Reset()
 	}
 	// Text mode prints the tags that name the image, one per line.
-	r := steptest.Run(t, definition, run, map[string]string{}, "--spec", filepath.Join(w.dir, "driftless.yaml"), "--git-dir", w.dir, "--image", w.image)
+	r := steptest.Run(t, Definition, Run, map[string]string{}, "--spec", filepath.Join(w.dir, "driftless.yaml"), "--git-dir", w.dir, "--image", w.image)
 	if r.Code != 0 || r.Stdout != w.expand("$REPO:v1.2.3\n$REPO:v1.2\n$REPO:v1\n") {
 		t.Errorf("exit %d, stdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
 	}

@@ -1,4 +1,4 @@
-package main
+package bakeimage
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 	"github.com/driftless-dev/driftless/internal/step"
 )
 
-var definition = step.Definition{
+var Definition = step.Definition{
 	Name:    "bake-image",
 	Summary: "Bake the base image, the static configuration and the binaries into a reproducible image pushed by digest.",
 	Inputs: append([]step.Input{
@@ -44,13 +44,13 @@ var definition = step.Definition{
 	},
 }
 
-func run(ctx context.Context, s *step.Context) error {
+func Run(ctx context.Context, s *step.Context) error {
 	p, err := spec.Load(s.Input(step.InputSpec))
 	if err != nil {
 		return err
 	}
 	ci := s.CI(ctx)
-	reg := access.Registry(s, ci, definition.Name)
+	reg := access.Registry(s, ci, Definition.Name)
 	ropts := reg.Remote(ctx)
 	repoName := s.InputOr("repository", p.Image.Repository)
 	repo, err := name.NewRepository(repoName, reg.NameOptions()...)

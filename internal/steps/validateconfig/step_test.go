@@ -1,4 +1,4 @@
-package main
+package validateconfig
 
 import (
 	"bytes"
@@ -10,19 +10,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/driftless-dev/driftless/internal/step"
 	"github.com/driftless-dev/driftless/internal/step/steptest"
 	"github.com/driftless-dev/driftless/internal/testtool"
 )
 
 func runStep(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
-	r := steptest.Run(t, definition, run, env, args...)
+	r := steptest.Run(t, Definition, Run, env, args...)
 	return r.Code, r.Stdout, r.Stderr
 }
 
 func TestDefinition(t *testing.T) {
 	t.Parallel()
-	steptest.CheckDefinition(t, definition)
+	steptest.CheckDefinition(t, Definition)
 }
 
 func TestExampleIsValid(t *testing.T) {
@@ -49,12 +50,12 @@ func TestFindingsFailWithAnnotations(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, stderr)
 	}
-	if !strings.Contains(stderr, "../../internal/validate/testdata/pipeline/base/cache.yaml:6:3: error: [test] Deployment/shop-test/cache: spec.replicas: declared singleton but runs 2 replicas") {
+	if !strings.Contains(stderr, "../../validate/testdata/pipeline/base/cache.yaml:6:3: error: [test] Deployment/shop-test/cache: spec.replicas: declared singleton but runs 2 replicas") {
 		t.Errorf("stderr lacks the finding:\n%s", stderr)
 	}
 	// Paths are relative to the working directory, as GitHub expects
 	// annotation paths relative to the workspace.
-	if !strings.Contains(stdout, "::error col=3,file=../../internal/validate/testdata/pipeline/base/cache.yaml,line=6,title=validate-config::Deployment/shop-test/cache: spec.replicas: declared singleton") {
+	if !strings.Contains(stdout, "::error col=3,file=../../validate/testdata/pipeline/base/cache.yaml,line=6,title=validate-config::Deployment/shop-test/cache: spec.replicas: declared singleton") {
 		t.Errorf("stdout lacks the annotation:\n%s", stdout)
 	}
 	if !strings.Contains(stderr, "validate-config: 8 error(s) found") {
@@ -107,7 +108,7 @@ func TestUnknownEnvironment(t *testing.T) {
 func TestMain(m *testing.M) {
 	if args, ok := os.LookupEnv("VALIDATE_CONFIG_ARGS"); ok {
 		os.Args = append([]string{"validate-config"}, strings.Split(args, "\n")...)
-		main()
+		step.Main(Definition, Run)
 	}
 	os.Exit(m.Run())
 }

@@ -1,4 +1,4 @@
-package main
+package applyenv
 
 import (
 	"context"
@@ -23,7 +23,7 @@ const image = "127.0.0.1:5000/pssp/api@sha256:0123456789abcdef0123456789abcdef01
 
 func TestDefinition(t *testing.T) {
 	t.Parallel()
-	steptest.CheckDefinition(t, definition)
+	steptest.CheckDefinition(t, Definition)
 }
 
 func outputs(t *testing.T, stdout string) map[string]string {
@@ -38,7 +38,7 @@ func TestExampleDeploys(t *testing.T) {
 	spec := ungated(t)
 	env := map[string]string{"KUBECONFIG": c.Kubeconfig()}
 	for _, e := range []string{"test", "prod"} {
-		r := steptest.Run(t, definition, run, env, "--spec", spec, "--env", e, "--image", image, "--release", "v1.0.0", "--output", "json", "--timeout", "2m")
+		r := steptest.Run(t, Definition, Run, env, "--spec", spec, "--env", e, "--image", image, "--release", "v1.0.0", "--output", "json", "--timeout", "2m")
 		if r.Code != 0 {
 			t.Fatalf("%s: exit %d\n%s", e, r.Code, r.Stderr)
 		}
@@ -46,21 +46,21 @@ func TestExampleDeploys(t *testing.T) {
 		if o["revision"] != "1" || o["changed"] != "true" || o["previous_revision"] != "0" || o["rolled_back"] != "false" {
 			t.Errorf("%s: outputs %v", e, o)
 		}
-		again := steptest.Run(t, definition, run, env, "--spec", spec, "--env", e, "--image", image, "--release", "v1.0.0", "--output", "json")
+		again := steptest.Run(t, Definition, Run, env, "--spec", spec, "--env", e, "--image", image, "--release", "v1.0.0", "--output", "json")
 		if again.Code != 0 {
 			t.Fatalf("%s again: exit %d\n%s", e, again.Code, again.Stderr)
 		}
 		if o := outputs(t, again.Stdout); o["changed"] != "false" || o["revision"] != "1" {
 			t.Errorf("%s re-apply: %v\n%s", e, o, again.Stderr)
 		}
-		dry := steptest.Run(t, definition, run, env, "--spec", spec, "--env", e, "--image", image, "--release", "v1.0.0", "--dry-run", "--output", "json")
+		dry := steptest.Run(t, Definition, Run, env, "--spec", spec, "--env", e, "--image", image, "--release", "v1.0.0", "--dry-run", "--output", "json")
 		if dry.Code != 0 || outputs(t, dry.Stdout)["changed"] != "false" {
 			t.Errorf("%s dry run of the same: exit %d %s\n%s", e, dry.Code, dry.Stdout, dry.Stderr)
 		}
 	}
 	// A new image: the dry run says what would change and exits 1.
 	next := strings.Replace(image, "0123", "4567", 1)
-	dry := steptest.Run(t, definition, run, env, "--spec", spec, "--env", "prod", "--image", next, "--release", "v1.1.0", "--dry-run", "--output", "json")
+	dry := steptest.Run(t, Definition, Run, env, "--spec", spec, "--env", "prod", "--image", next, "--release", "v1.1.0", "--dry-run", "--output", "json")
 	if dry.Code != 1 || outputs(t, dry.Stdout)["changed"] != "true" || !strings.Contains(dry.Stderr, "Deployment/pssp-prod/pssp-api would be configured") {
 		t.Errorf("dry run of a change: exit %d\n%s", dry.Code, dry.Stderr)
 	}
@@ -111,7 +111,7 @@ func TestLockedExitsOne(t *testing.T) {
 	defer lock.Release()
 	dir := t.TempDir()
 	writeSpec(t, dir, ns)
-	r := steptest.Run(t, definition, run, map[string]string{"KUBECONFIG": c.Kubeconfig()}, "--spec", filepath.Join(dir, "driftless.yaml"), "--env", "test", "--manifests", filepath.Join(dir, "m.yaml"), "--lock-timeout", "1s")
+	r := steptest.Run(t, Definition, Run, map[string]string{"KUBECONFIG": c.Kubeconfig()}, "--spec", filepath.Join(dir, "driftless.yaml"), "--env", "test", "--manifests", filepath.Join(dir, "m.yaml"), "--lock-timeout", "1s")
 	if r.Code != 1 || !strings.Contains(r.Stderr, "https://github.com/o/r/actions/runs/7") {
 		t.Errorf("exit %d, want 1 naming the holder\n%s", r.Code, r.Stderr)
 	}
@@ -131,12 +131,12 @@ func TestCannotRun(t *testing.T) {
 		{[]string{"--env", "test", "--image", image, "--timeout", "soon"}, nil, `"soon" is not a duration`},
 	}
 	for _, tc := range cases {
-		r := steptest.Run(t, definition, run, tc.env, append([]string{"--spec", spec}, tc.args...)...)
+		r := steptest.Run(t, Definition, Run, tc.env, append([]string{"--spec", spec}, tc.args...)...)
 		if r.Code != 2 || !strings.Contains(r.Stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, r.Code, r.Stderr, tc.want)
 		}
 	}
-	r := steptest.Run(t, definition, run, nil, "--spec", spec, "--env", "test")
+	r := steptest.Run(t, Definition, Run, nil, "--spec", spec, "--env", "test")
 	if r.Code != 1 || !strings.Contains(r.Stderr, "pipeline's image without a digest") {
 		t.Errorf("unpinned image: exit %d %s", r.Code, r.Stderr)
 	}
@@ -175,7 +175,7 @@ func TestRefusesWhatIsNotPinned(t *testing.T) {
 			if err := os.WriteFile(f, []byte(tc.manifests), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			r := steptest.Run(t, definition, run, map[string]string{"KUBECONFIG": c.Kubeconfig()}, "--spec", filepath.Join(dir, "driftless.yaml"), "--env", "test", "--manifests", f)
+			r := steptest.Run(t, Definition, Run, map[string]string{"KUBECONFIG": c.Kubeconfig()}, "--spec", filepath.Join(dir, "driftless.yaml"), "--env", "test", "--manifests", f)
 			if r.Code != 2 {
 				t.Fatalf("exit %d, want 2\n%s", r.Code, r.Stderr)
 			}
@@ -215,7 +215,7 @@ func TestSecretValuesNeverPrinted(t *testing.T) {
 	summary := filepath.Join(t.TempDir(), "summary.md")
 	os.WriteFile(summary, nil, 0o644)
 	env := map[string]string{"KUBECONFIG": c.Kubeconfig(), "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": summary}
-	r := steptest.Run(t, definition, run, env, "--spec", filepath.Join(dir, "driftless.yaml"), "--env", "test", "--manifests", f, "--output", "json")
+	r := steptest.Run(t, Definition, Run, env, "--spec", filepath.Join(dir, "driftless.yaml"), "--env", "test", "--manifests", f, "--output", "json")
 	sum, _ := os.ReadFile(summary)
 	if r.Code != 2 || !strings.Contains(r.Stderr, "Secret/"+ns+"/pin") {
 		t.Fatalf("exit %d, want 2 naming the Secret\n%s", r.Code, r.Stderr)

@@ -1,4 +1,4 @@
-package main
+package smoketest
 
 import (
 	"bytes"
@@ -28,7 +28,7 @@ import (
 	"github.com/driftless-dev/driftless/internal/step"
 )
 
-var definition = step.Definition{
+var Definition = step.Definition{
 	Name:    "smoke-test",
 	Summary: "Run HTTP checks against a deployed environment, verify the live version and configuration revision, and record evidence on the image digest.",
 	Inputs: append(append([]step.Input{
@@ -61,7 +61,7 @@ var definition = step.Definition{
 	},
 }
 
-func run(ctx context.Context, s *step.Context) error {
+func Run(ctx context.Context, s *step.Context) error {
 	p, err := spec.Load(s.Input(step.InputSpec))
 	if err != nil {
 		return err
@@ -93,7 +93,7 @@ func run(ctx context.Context, s *step.Context) error {
 			return fmt.Errorf("input %q: %q is not a positive duration (e.g. 2m)", "timeout", v)
 		}
 	}
-	reg := access.Registry(s, ci, definition.Name)
+	reg := access.Registry(s, ci, Definition.Name)
 	given := smoke.Release{Version: s.Input("release"), GitSHA: s.Input("git-sha"), Image: s.Input("image"), ConfigRevision: s.Input("config-revision")}
 	if given.Image != "" {
 		if _, err := name.NewDigest(given.Image, reg.NameOptions()...); err != nil {
@@ -152,7 +152,7 @@ func run(ctx context.Context, s *step.Context) error {
 	var gh *githubdeploy.Tracker
 	if ci.Provider == step.ProviderGitHub {
 		gh = githubdeploy.Track(ctx, githubdeploy.TrackOptions{
-			Step: definition.Name, APIURL: s.Getenv("GITHUB_API_URL"), Token: access.GitHubToken(s), Repository: ci.Repository,
+			Step: Definition.Name, APIURL: s.Getenv("GITHUB_API_URL"), Token: access.GitHubToken(s), Repository: ci.Repository,
 			Request: githubdeploy.Request{Environment: firstNonEmpty(s.Input("ci-environment"), env.Name), SHA: firstNonEmpty(ci.SHA, rel.GitSHA), Digest: rel.Digest(), Version: rel.Version,
 				Description: "driftless smoke-test " + rel.Version},
 			Status: githubdeploy.Status{EnvironmentURL: tg.External, LogURL: ci.RunURL}, Logf: s.Logf,
@@ -289,7 +289,7 @@ func target(ctx context.Context, s *step.Context, env *spec.Environment, sm *spe
 
 // connect loads cluster access as apply-env does, as smoke-test.
 func connect(ctx context.Context, s *step.Context) (*rest.Config, kubernetes.Interface, error) {
-	clients, err := kube.ForStep(ctx, s, definition.Name)
+	clients, err := kube.ForStep(ctx, s, Definition.Name)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,4 +1,4 @@
-package main
+package applyenv
 
 import (
 	"os"
@@ -21,7 +21,7 @@ func TestDryRunCommentsOnThePullRequest(t *testing.T) {
 	dir := t.TempDir()
 	writeSpec(t, dir, ns)
 	spec, manifests := filepath.Join(dir, "driftless.yaml"), filepath.Join(dir, "m.yaml")
-	if r := steptest.Run(t, definition, run, map[string]string{"KUBECONFIG": c.Kubeconfig()}, "--spec", spec, "--env", "test", "--manifests", manifests); r.Code != 0 {
+	if r := steptest.Run(t, Definition, Run, map[string]string{"KUBECONFIG": c.Kubeconfig()}, "--spec", spec, "--env", "test", "--manifests", manifests); r.Code != 0 {
 		t.Fatalf("deploy: exit %d\n%s", r.Code, r.Stderr)
 	}
 	m, _ := os.ReadFile(manifests)
@@ -36,7 +36,7 @@ func TestDryRunCommentsOnThePullRequest(t *testing.T) {
 		"GITHUB_REPOSITORY": "o/r", "GITHUB_SHA": strings.Repeat("a", 40), "GITHUB_TOKEN": "gh-token", "GITHUB_API_URL": fake.URL,
 	}
 	for i := range 2 {
-		r := steptest.Run(t, definition, run, env, "--spec", spec, "--env", "test", "--manifests", changed, "--dry-run")
+		r := steptest.Run(t, Definition, Run, env, "--spec", spec, "--env", "test", "--manifests", changed, "--dry-run")
 		if r.Code != 1 || !strings.Contains(r.Stderr, "dry run commented on pull request #5") {
 			t.Fatalf("dry run %d: exit %d, want 1 and a comment\n%s", i+1, r.Code, r.Stderr)
 		}

@@ -1,4 +1,4 @@
-package main
+package applyenv
 
 import (
 	"context"
@@ -35,7 +35,7 @@ import (
 	"github.com/driftless-dev/driftless/internal/step"
 )
 
-var definition = step.Definition{
+var Definition = step.Definition{
 	Name:    "apply-env",
 	Summary: "Apply a rendered environment to a cluster: staged server-side apply, health, prune, release history, rollback.",
 	Inputs: append(append([]step.Input{
@@ -59,7 +59,7 @@ var definition = step.Definition{
 	},
 }
 
-func run(ctx context.Context, s *step.Context) error {
+func Run(ctx context.Context, s *step.Context) error {
 	p, err := spec.Load(s.Input(step.InputSpec))
 	if err != nil {
 		return err
@@ -87,7 +87,7 @@ func run(ctx context.Context, s *step.Context) error {
 	if err != nil {
 		return fmt.Errorf("input %q: %q is not a duration (e.g. 5m)", "lock-timeout", s.Input("lock-timeout"))
 	}
-	clients, err := kube.ForStep(ctx, s, definition.Name)
+	clients, err := kube.ForStep(ctx, s, Definition.Name)
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func run(ctx context.Context, s *step.Context) error {
 	var gh *githubdeploy.Tracker
 	if ci.Provider == step.ProviderGitHub && !d.Rollback {
 		gh = githubdeploy.Track(ctx, githubdeploy.TrackOptions{
-			Step: definition.Name, APIURL: s.Getenv("GITHUB_API_URL"), Token: access.GitHubToken(s), Repository: ci.Repository,
+			Step: Definition.Name, APIURL: s.Getenv("GITHUB_API_URL"), Token: access.GitHubToken(s), Repository: ci.Repository,
 			Request: githubdeploy.Request{Environment: firstNonEmpty(s.Input("ci-environment"), env.Name), SHA: ci.SHA, Digest: d.Digest, Version: d.Version, Description: "driftless apply-env " + d.Version},
 			Status:  githubdeploy.Status{EnvironmentURL: env.URL, LogURL: ci.RunURL}, Start: true, Logf: s.Logf,
 		})
@@ -191,7 +191,7 @@ func checkGates(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spe
 	if err != nil {
 		return "", fmt.Errorf("checking the promotion gates of %q needs the image pinned by digest (input image, or the driftless.dev/image annotation kustomize-render records): %q: %w", env.Name, image, err)
 	}
-	reg := access.Registry(s, ci, definition.Name)
+	reg := access.Registry(s, ci, Definition.Name)
 	var verifier *evidence.Verifier
 	if keys := env.Promotion.PublicKeys; len(keys) > 0 {
 		paths := make([]string, len(keys))

@@ -1,4 +1,4 @@
-package main
+package kustomizerender
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"github.com/driftless-dev/driftless/internal/step"
 )
 
-var definition = step.Definition{
+var Definition = step.Definition{
 	Name:    "kustomize-render",
 	Summary: "Render each environment's overlay with the image pinned by digest, one file per environment.",
 	Inputs: []step.Input{
@@ -39,7 +39,7 @@ type writtenFile struct {
 	Objects int    `json:"objects"`
 }
 
-func run(ctx context.Context, s *step.Context) error {
+func Run(ctx context.Context, s *step.Context) error {
 	p, err := spec.Load(s.Input(step.InputSpec))
 	if err != nil {
 		return err

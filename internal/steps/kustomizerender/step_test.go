@@ -1,4 +1,4 @@
-package main
+package kustomizerender
 
 import (
 	"bytes"
@@ -17,13 +17,13 @@ const image = "127.0.0.1:5000/pssp/api@sha256:0123456789abcdef0123456789abcdef01
 
 func runStep(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
-	r := steptest.Run(t, definition, run, env, args...)
+	r := steptest.Run(t, Definition, Run, env, args...)
 	return r.Code, r.Stdout, r.Stderr
 }
 
 func TestDefinition(t *testing.T) {
 	t.Parallel()
-	steptest.CheckDefinition(t, definition)
+	steptest.CheckDefinition(t, Definition)
 }
 
 func TestRenderExample(t *testing.T) {

@@ -1,4 +1,4 @@
-package main
+package smoketest
 
 import (
 	"context"
@@ -45,7 +45,7 @@ const (
 
 func TestDefinition(t *testing.T) {
 	t.Parallel()
-	steptest.CheckDefinition(t, definition)
+	steptest.CheckDefinition(t, Definition)
 }
 
 // project writes a spec with one environment, test, whose smoke section is
@@ -145,7 +145,7 @@ func TestVerified(t *testing.T) {
         - {name: catalog, path: /apis/catalog, json: {name: catalog}, maxLatency: 5s}`)
 	img := image(t)
 	junit := filepath.Join(t.TempDir(), "junit.xml")
-	r := steptest.Run(t, definition, run, nil, "--spec", spec, "--env", "test", "--release", version, "--git-sha", gitSHA,
+	r := steptest.Run(t, Definition, Run, nil, "--spec", spec, "--env", "test", "--release", version, "--git-sha", gitSHA,
 		"--image", img, "--junit", junit, "--check", "/apis/billing", "--check-json", "name=billing", "--output", "json")
 	if r.Code != 0 {
 		t.Fatalf("exit %d\n%s", r.Code, r.Stderr)
@@ -194,7 +194,7 @@ func TestWrongRelease(t *testing.T) {
 			spec := project(t, "    url: "+tc.url, "      timeout: 1s")
 			img := image(t)
 			junit := filepath.Join(t.TempDir(), "junit.xml")
-			r := steptest.Run(t, definition, run, nil, "--spec", spec, "--env", "test", "--release", tc.release, "--image", img, "--junit", junit, "--output", "json")
+			r := steptest.Run(t, Definition, Run, nil, "--spec", spec, "--env", "test", "--release", tc.release, "--image", img, "--junit", junit, "--output", "json")
 			if r.Code != 1 {
 				t.Fatalf("exit %d, want 1\n%s", r.Code, r.Stderr)
 			}
@@ -238,7 +238,7 @@ func TestSecretsMasked(t *testing.T) {
 		os.WriteFile(f, nil, 0o644)
 	}
 	env := map[string]string{"SMOKE_TOKEN": secret, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": summary, "GITHUB_OUTPUT": ghOut}
-	r := steptest.Run(t, definition, run, env, "--spec", spec, "--env", "test", "--release", version, "--junit", junit, "--record-evidence=false")
+	r := steptest.Run(t, Definition, Run, env, "--spec", spec, "--env", "test", "--release", version, "--junit", junit, "--record-evidence=false")
 	if r.Code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", r.Code, r.Stderr)
 	}
@@ -294,7 +294,7 @@ func TestCannotRun(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := steptest.Run(t, definition, run, nil, append([]string{"--spec", tc.spec}, tc.args...)...)
+			r := steptest.Run(t, Definition, Run, nil, append([]string{"--spec", tc.spec}, tc.args...)...)
 			if r.Code != 2 || !strings.Contains(r.Stderr, tc.want) {
 				t.Errorf("exit %d, stderr %q; want 2 and %q", r.Code, r.Stderr, tc.want)
 			}
@@ -311,7 +311,7 @@ func TestNothingToVerify(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "k"), 0o755)
 	os.WriteFile(filepath.Join(dir, "k", "kustomization.yaml"), []byte("resources: []\n"), 0o644)
 	os.WriteFile(spec, []byte("apiVersion: driftless.dev/v1alpha1\nkind: Pipeline\nname: x\nimage: {repository: r.example.com/x, base: scratch}\nenvironments: [{name: test, overlay: k, namespace: t, url: \"http://127.0.0.1:1\"}]\n"), 0o644)
-	r := steptest.Run(t, definition, run, nil, "--spec", spec, "--env", "test")
+	r := steptest.Run(t, Definition, Run, nil, "--spec", spec, "--env", "test")
 	if r.Code != 2 || !strings.Contains(r.Stderr, "nothing to verify the live service against") {
 		t.Errorf("exit %d\n%s", r.Code, r.Stderr)
 	}
@@ -347,7 +347,7 @@ func TestSignedEvidenceAndGitHub(t *testing.T) {
 		"GITHUB_API_URL": fake.URL, "GITHUB_TOKEN": "gh-token-123", "GITHUB_RUN_ID": "42", "GITHUB_SERVER_URL": "https://github.com",
 		"INPUT_SIGNING-KEY": key,
 	}
-	r := steptest.Run(t, definition, run, env, "--spec", spec, "--env", "test", "--image", img, "--output", "json")
+	r := steptest.Run(t, Definition, Run, env, "--spec", spec, "--env", "test", "--image", img, "--output", "json")
 	if r.Code != 0 {
 		t.Fatalf("exit %d\n%s", r.Code, r.Stderr)
 	}
@@ -375,7 +375,7 @@ func TestSignedEvidenceAndGitHub(t *testing.T) {
 
 	// Another image at the same commit: no deployment of it yet.
 	other := image(t)
-	r = steptest.Run(t, definition, run, env, "--spec", spec, "--env", "test", "--image", other, "--release", "v9.9.9", "--output", "json")
+	r = steptest.Run(t, Definition, Run, env, "--spec", spec, "--env", "test", "--image", other, "--release", "v9.9.9", "--output", "json")
 	if r.Code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", r.Code, r.Stderr)
 	}
@@ -414,7 +414,7 @@ func TestExpectationsFromTheCluster(t *testing.T) {
 	spec := project(t, "", "      url: "+live.URL+"\n      timeout: 20s\n      checks: [{name: catalog, path: /apis/catalog, json: {name: catalog}}]")
 	b, _ := os.ReadFile(spec)
 	os.WriteFile(spec, []byte(strings.Replace(string(b), "namespace: pssp-test", "namespace: "+ns, 1)), 0o644)
-	r := steptest.Run(t, definition, run, map[string]string{"KUBECONFIG": c.Kubeconfig()}, "--spec", spec, "--env", "test", "--output", "json")
+	r := steptest.Run(t, Definition, Run, map[string]string{"KUBECONFIG": c.Kubeconfig()}, "--spec", spec, "--env", "test", "--output", "json")
 	if r.Code != 0 {
 		t.Fatalf("exit %d\n%s", r.Code, r.Stderr)
 	}
@@ -439,7 +439,7 @@ func TestExpectationsFromTheCluster(t *testing.T) {
 	noURL := project(t, "", "      service: nope:80\n      timeout: 5s")
 	b, _ = os.ReadFile(noURL)
 	os.WriteFile(noURL, []byte(strings.Replace(string(b), "namespace: pssp-test", "namespace: "+ns, 1)), 0o644)
-	missing := steptest.Run(t, definition, run, map[string]string{"KUBECONFIG": c.Kubeconfig()}, "--spec", noURL, "--env", "test")
+	missing := steptest.Run(t, Definition, Run, map[string]string{"KUBECONFIG": c.Kubeconfig()}, "--spec", noURL, "--env", "test")
 	if missing.Code != 2 || !strings.Contains(missing.Stderr, "Service/"+ns+"/nope not found") {
 		t.Errorf("missing Service: exit %d\n%s", missing.Code, missing.Stderr)
 	}

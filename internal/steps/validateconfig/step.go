@@ -1,4 +1,4 @@
-package main
+package validateconfig
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/driftless-dev/driftless/internal/validate"
 )
 
-var definition = step.Definition{
+var Definition = step.Definition{
 	Name:    "validate-config",
 	Summary: "Check the pipeline spec, the static configuration, every overlay and every rendered object.",
 	Inputs: []step.Input{
@@ -36,7 +36,7 @@ var definition = step.Definition{
 // maxSummaryFindings bounds the step summary; the log has them all.
 const maxSummaryFindings = 50
 
-func run(ctx context.Context, s *step.Context) error {
+func Run(ctx context.Context, s *step.Context) error {
 	specPath, manifests, envs := s.Input(step.InputSpec), s.InputList("manifests"), s.InputList("env")
 	if s.Bool("init") {
 		res, err := scaffold.Write(scaffold.Options{Spec: specPath, Manifests: s.Input("init-manifests"), Image: s.Input("init-image"), Repository: s.Input("init-repository")})
