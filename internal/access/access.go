@@ -9,21 +9,16 @@ import (
 	"github.com/driftless-dev/driftless/internal/step"
 )
 
-// Input names.
-const (
-	InputInsecureRegistry = "insecure-registry"
-	InputGitHubToken      = "github-token"
+// The inputs of steps that talk to registries or GitHub.
+var (
+	InsecureRegistryInput = step.Input{Name: "insecure-registry", Description: "Allow plain HTTP to registries that are not on loopback.", Kind: step.Bool, Default: "false"}
+	GitHubTokenInput      = step.Input{Name: "github-token", Description: "Token for the GitHub API and ghcr.io; the job's token (github.token) in the actions, the GITHUB_TOKEN environment variable for the binary.", Secret: true}
+	RegistryInputs        = []step.Input{InsecureRegistryInput, GitHubTokenInput}
 )
-
-// RegistryInputs are the inputs of steps that talk to registries or GitHub.
-var RegistryInputs = []step.Input{
-	{Name: InputInsecureRegistry, Description: "Allow plain HTTP to registries that are not on loopback.", Bool: true, Default: "false"},
-	{Name: InputGitHubToken, Description: "Token for the GitHub API and ghcr.io; the job's token (github.token) in the actions, the GITHUB_TOKEN environment variable for the binary.", Secret: true},
-}
 
 // GitHubToken is the github-token input, else GITHUB_TOKEN (masked too).
 func GitHubToken(s *step.Context) string {
-	if t := s.Input(InputGitHubToken); t != "" {
+	if t := s.String(GitHubTokenInput); t != "" {
 		return t
 	}
 	t := s.Getenv("GITHUB_TOKEN")
@@ -34,7 +29,7 @@ func GitHubToken(s *step.Context) string {
 // Registry returns the registry options the inputs ask for.
 func Registry(s *step.Context, ci step.CI, stepName string) registry.Options {
 	return registry.Options{
-		Insecure:    s.Bool(InputInsecureRegistry),
+		Insecure:    s.Bool(InsecureRegistryInput),
 		GitHubToken: GitHubToken(s),
 		GitHubActor: ci.Actor,
 		UserAgent:   "driftless-" + stepName + "/" + step.Version(),

@@ -6,22 +6,17 @@ import (
 	"github.com/driftless-dev/driftless/internal/step"
 )
 
-// Input names.
-const (
-	InputKubeconfig = "kubeconfig"
-	InputContext    = "context"
+// The inputs of steps that talk to the cluster.
+var (
+	KubeconfigInput = step.Input{Name: "kubeconfig", Description: "Kubeconfig file; defaults to KUBECONFIG, ~/.kube/config, then the in-cluster service account."}
+	ContextInput    = step.Input{Name: "context", Description: "Kubeconfig context; defaults to the current one."}
+	Inputs          = []step.Input{KubeconfigInput, ContextInput}
 )
-
-// Inputs are the inputs of steps that talk to the cluster.
-var Inputs = []step.Input{
-	{Name: InputKubeconfig, Description: "Kubeconfig file; defaults to KUBECONFIG, ~/.kube/config, then the in-cluster service account."},
-	{Name: InputContext, Description: "Kubeconfig context; defaults to the current one."},
-}
 
 // Given reports whether cluster access was asked for explicitly (not just
 // a ~/.kube/config that happens to exist).
 func Given(s *step.Context) bool {
-	return s.Input(InputKubeconfig) != "" || s.Getenv("KUBECONFIG") != "" || s.Input(InputContext) != ""
+	return s.String(KubeconfigInput) != "" || s.Getenv("KUBECONFIG") != "" || s.String(ContextInput) != ""
 }
 
 // ForStep connects as the step's inputs say, reading KUBECONFIG from the
@@ -29,7 +24,7 @@ func Given(s *step.Context) bool {
 // The cluster is asked for its version first, so an unreachable or
 // unauthorised cluster is reported naming its context and server.
 func ForStep(ctx context.Context, s *step.Context, stepName string) (*Clients, error) {
-	c, err := Connect(s.Input(InputKubeconfig), s.Getenv("KUBECONFIG"), s.Input(InputContext), "driftless-"+stepName+"/"+step.Version())
+	c, err := Connect(s.String(KubeconfigInput), s.Getenv("KUBECONFIG"), s.String(ContextInput), "driftless-"+stepName+"/"+step.Version())
 	if err != nil {
 		return nil, err
 	}

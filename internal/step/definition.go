@@ -2,7 +2,9 @@ package step
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Input declares one input of a step. The same declaration is the CLI flag
@@ -18,11 +20,85 @@ type Input struct {
 	Default string
 	// Choices, when set, are the only valid values.
 	Choices []string
-	// Bool makes the flag a switch (--strict) and the value "true"/"false".
-	Bool bool
+	// Kind is the value's type; Run checks every input's value against it
+	// before the step starts, and the typed accessors (Context.Bool,
+	// Duration, Int, List) return it parsed.
+	Kind Kind
+	// ZeroOK lets a Duration input be zero ("do not wait").
+	ZeroOK bool
 	// Secret values are masked in all output and registered with GitHub's
 	// add-mask.
 	Secret bool
+}
+
+// Kind is the type of an input's value.
+type Kind int
+
+// Kinds of input.
+const (
+	// String is any text (the zero Kind).
+	String Kind = iota
+	// Bool makes the flag a switch (--strict) and the value "true"/"false".
+	Bool
+	// Duration is a Go duration greater than zero (or zero, with ZeroOK):
+	// 90s, 5m, 1h30m.
+	Duration
+	// Int is a whole number.
+	Int
+	// List is comma- or newline-separated (a GitHub Actions input often
+	// spans lines); empty entries are dropped.
+	List
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Bool:
+		return "boolean"
+	case Duration:
+		return "duration"
+	case Int:
+		return "integer"
+	case List:
+		return "list"
+	}
+	return "string"
+}
+
+// parse checks v against the kind and returns it parsed; the error says
+// what would be valid.
+func (k Kind) parse(v string, zeroOK bool) (any, error) {
+	switch k {
+	case Bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a boolean; valid values: true, false", v)
+		}
+		return b, nil
+	case Duration:
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		switch {
+		case zeroOK && (err != nil || d < 0):
+			return nil, fmt.Errorf("%q is not a duration of zero or more (e.g. 0s, 90s, 5m)", v)
+		case !zeroOK && (err != nil || d <= 0):
+			return nil, fmt.Errorf("%q is not a duration greater than zero (e.g. 90s, 5m, 1h30m)", v)
+		}
+		return d, nil
+	case Int:
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a whole number", v)
+		}
+		return n, nil
+	case List:
+		var out []string
+		for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' }) {
+			if f = strings.TrimSpace(f); f != "" {
+				out = append(out, f)
+			}
+		}
+		return out, nil
+	}
+	return v, nil
 }
 
 // EnvName is the DRIFTLESS_ environment variable read for the input.
@@ -61,19 +137,15 @@ type Definition struct {
 	Outputs []Output
 }
 
-// Common inputs every step accepts.
-const (
-	InputSpec   = "spec"
-	InputOutput = "output"
-	InputDotenv = "dotenv"
+// Inputs every step accepts.
+var (
+	SpecInput   = Input{Name: "spec", Description: "Path to the pipeline spec.", Default: "driftless.yaml"}
+	OutputInput = Input{Name: "output", Description: "Format of machine output on stdout: text prints nothing but results meant for humans on stderr; json prints one JSON object with every output.", Default: "text", Choices: []string{"text", "json"}}
+	DotenvInput = Input{Name: "dotenv", Description: "Also write the outputs to this dotenv file (GitLab CI `artifacts: reports: dotenv`)."}
 )
 
 // CommonInputs are accepted by every step.
-var CommonInputs = []Input{
-	{Name: InputSpec, Description: "Path to the pipeline spec.", Default: "driftless.yaml"},
-	{Name: InputOutput, Description: "Format of machine output on stdout: text prints nothing but results meant for humans on stderr; json prints one JSON object with every output.", Default: "text", Choices: []string{"text", "json"}},
-	{Name: InputDotenv, Description: "Also write the outputs to this dotenv file (GitLab CI `artifacts: reports: dotenv`)."},
-}
+var CommonInputs = []Input{SpecInput, OutputInput, DotenvInput}
 
 // AllInputs returns the step's inputs followed by the common ones.
 func (d *Definition) AllInputs() []Input {
@@ -115,6 +187,11 @@ func (d *Definition) Check() error {
 		seen[in.Name] = true
 		if in.Description == "" {
 			return fmt.Errorf("step %s: input %q has no description", d.Name, in.Name)
+		}
+		if in.Default != "" {
+			if _, err := in.Kind.parse(in.Default, in.ZeroOK); err != nil {
+				return fmt.Errorf("step %s: input %q: default %v", d.Name, in.Name, err)
+			}
 		}
 	}
 	seen = map[string]bool{}

@@ -19,7 +19,7 @@ import (
 // validateConfig reports findings the way cmd/validate-config does: each
 // on stderr as file:line:col, and as an annotation on GitHub.
 func validateConfig(ctx context.Context, s *step.Context) error {
-	p, err := spec.Load(s.Input(step.InputSpec))
+	p, err := spec.Load(s.String(step.SpecInput))
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/sethvargo/go-githubactions"
 )
@@ -59,6 +60,8 @@ type Context struct {
 	ciOnce sync.Once
 	ci     CI
 
+	// parsed holds each input's value, checked and parsed once.
+	parsed  map[string]any
 	outputs map[string]string
 	summary strings.Builder
 }
@@ -102,7 +105,7 @@ func Run(ctx context.Context, def Definition, fn Func, pio IO) int {
 	fs.SetOutput(io.Discard)
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	for _, in := range def.AllInputs() {
-		v := &flagValue{isBool: in.Bool}
+		v := &flagValue{isBool: in.Kind == Bool}
 		c.flags[in.Name] = v
 		fs.Var(v, in.Name, in.Description)
 	}
@@ -139,14 +142,19 @@ func Run(ctx context.Context, def Definition, fn Func, pio IO) int {
 	return code
 }
 
-// validateInputs resolves every input once so that bad values (a choice not
-// offered, a malformed bool) stop the step before it does anything, and
-// secrets are masked before anything is printed.
+// validateInputs resolves every input once, so that bad values (a choice
+// not offered, a malformed bool, duration or number) stop the step before
+// it does anything, and secrets are masked before anything is printed. The
+// parsed values are what the typed accessors return.
 func (c *Context) validateInputs() error {
 	var errs []error
+	c.parsed = map[string]any{}
 	for _, in := range c.def.AllInputs() {
 		v, _, ok := c.lookup(in)
 		if !ok {
+			if in.Default != "" {
+				c.parsed[in.Name], _ = in.Kind.parse(in.Default, in.ZeroOK) // checked by Definition.Check
+			}
 			continue
 		}
 		if in.Secret {
@@ -154,12 +162,14 @@ func (c *Context) validateInputs() error {
 		}
 		if len(in.Choices) > 0 && !slices.Contains(in.Choices, v) {
 			errs = append(errs, fmt.Errorf("input %q: %q is not valid; valid values: %s", in.Name, v, strings.Join(in.Choices, ", ")))
+			continue
 		}
-		if in.Bool {
-			if _, err := strconv.ParseBool(v); err != nil {
-				errs = append(errs, fmt.Errorf("input %q: %q is not a boolean; valid values: true, false", in.Name, v))
-			}
+		p, err := in.Kind.parse(v, in.ZeroOK)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("input %q: %v", in.Name, err))
+			continue
 		}
+		c.parsed[in.Name] = p
 	}
 	return errors.Join(errs...)
 }
@@ -192,28 +202,33 @@ func (c *Context) lookup(in Input) (string, Source, bool) {
 	return "", "", false
 }
 
-func (c *Context) mustInput(name string) Input {
-	in, ok := c.def.input(name)
+// declared panics unless in is one of the step's inputs, declared with the
+// kind the accessor reads: a programming error any test of the step finds.
+func (c *Context) declared(in Input, kind Kind) Input {
+	d, ok := c.def.input(in.Name)
 	if !ok {
-		panic(fmt.Sprintf("step %s: input %q is not declared", c.def.Name, name))
+		panic(fmt.Sprintf("step %s: input %q is not declared", c.def.Name, in.Name))
 	}
-	return in
+	if d.Kind != kind {
+		panic(fmt.Sprintf("step %s: input %q is a %s, read as a %s", c.def.Name, in.Name, d.Kind, kind))
+	}
+	return d
 }
 
-// Input returns the input's value: flag > INPUT_ > DRIFTLESS_ > default.
-func (c *Context) Input(name string) string { return c.InputOr(name, "") }
+// String returns a string input: flag > INPUT_ > DRIFTLESS_ > default.
+func (c *Context) String(in Input) string { return c.StringOr(in, "") }
 
-// InputOr is Input with a value from the pipeline spec between the
+// StringOr is String with a value from the pipeline spec between the
 // environment and the default: flag > INPUT_ > DRIFTLESS_ > fromSpec >
 // default. An empty fromSpec means the spec does not set it.
-func (c *Context) InputOr(name, fromSpec string) string {
-	v, _ := c.InputSource(name, fromSpec)
+func (c *Context) StringOr(in Input, fromSpec string) string {
+	v, _ := c.Source(in, fromSpec)
 	return v
 }
 
-// InputSource is InputOr and also tells where the value came from.
-func (c *Context) InputSource(name, fromSpec string) (string, Source) {
-	in := c.mustInput(name)
+// Source is StringOr and also tells where the value came from.
+func (c *Context) Source(in Input, fromSpec string) (string, Source) {
+	in = c.declared(in, String)
 	if v, src, ok := c.lookup(in); ok {
 		return v, src
 	}
@@ -223,22 +238,42 @@ func (c *Context) InputSource(name, fromSpec string) (string, Source) {
 	return in.Default, SourceDefault
 }
 
-// InputList returns a comma- or newline-separated input as a list (a
-// GitHub Actions input often spans lines), empty entries dropped.
-func (c *Context) InputList(name string) []string {
-	var out []string
-	for _, f := range strings.FieldsFunc(c.Input(name), func(r rune) bool { return r == ',' || r == '\n' }) {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
+// IsSet says whether the input was given (flag, INPUT_ or DRIFTLESS_),
+// whatever its kind.
+func (c *Context) IsSet(in Input) bool {
+	d, ok := c.def.input(in.Name)
+	if !ok {
+		panic(fmt.Sprintf("step %s: input %q is not declared", c.def.Name, in.Name))
 	}
-	return out
+	_, _, set := c.lookup(d)
+	return set
 }
 
-// Bool returns a boolean input (already validated by Run).
-func (c *Context) Bool(name string) bool {
-	b, _ := strconv.ParseBool(c.Input(name))
-	return b
+// Bool returns a boolean input.
+func (c *Context) Bool(in Input) bool {
+	v, _ := c.parsed[c.declared(in, Bool).Name].(bool)
+	return v
+}
+
+// Duration returns a duration input, zero when it is neither given nor
+// defaulted.
+func (c *Context) Duration(in Input) time.Duration {
+	v, _ := c.parsed[c.declared(in, Duration).Name].(time.Duration)
+	return v
+}
+
+// Int returns a whole-number input, zero when it is neither given nor
+// defaulted.
+func (c *Context) Int(in Input) int {
+	v, _ := c.parsed[c.declared(in, Int).Name].(int)
+	return v
+}
+
+// List returns a list input (comma- or newline-separated), empty entries
+// dropped.
+func (c *Context) List(in Input) []string {
+	v, _ := c.parsed[c.declared(in, List).Name].([]string)
+	return v
 }
 
 // CI returns the CI context, detected on first use.
@@ -252,7 +287,7 @@ func (c *Context) Getenv(key string) string { return c.getenv(key) }
 
 // JSON reports whether stdout is reserved for the one JSON object of
 // outputs (--output json); a step then prints nothing else there.
-func (c *Context) JSON() bool { return c.Input(InputOutput) == "json" }
+func (c *Context) JSON() bool { return c.String(OutputInput) == "json" }
 
 // Group prints title and starts a collapsible group of log lines on
 // GitHub (::group::); the function returned ends it. Elsewhere it prints the
@@ -376,7 +411,7 @@ func (c *Context) flush(runErr error) error {
 			c.action.SetOutput(n, c.outputs[n])
 		}
 	}
-	if path := c.Input(InputDotenv); path != "" {
+	if path := c.String(DotenvInput); path != "" {
 		if err := writeDotenv(path, c.def, names, c.outputs); err != nil {
 			errs = append(errs, err)
 		}
@@ -440,7 +475,7 @@ func (c *Context) usage(w io.Writer) {
 	fmt.Fprintf(w, "%s — %s\n\nUsage: %s [flags]\n\nInputs (flag > INPUT_<NAME> > DRIFTLESS_<NAME> > spec > default):\n", d.Name, d.Summary, d.Name)
 	for _, in := range d.AllInputs() {
 		flagForm := "--" + in.Name
-		if !in.Bool {
+		if in.Kind != Bool {
 			flagForm += " value"
 		}
 		fmt.Fprintf(w, "  %s\n        %s\n        env: %s", flagForm, in.Description, in.EnvName())

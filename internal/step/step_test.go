@@ -7,21 +7,29 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+)
+
+var (
+	inEnv    = Input{Name: "env", Description: "Environment.", Default: "test"}
+	inStrict = Input{Name: "strict", Description: "Strict mode.", Kind: Bool}
+	inMode   = Input{Name: "mode", Description: "Mode.", Default: "fast", Choices: []string{"fast", "slow"}}
+	inToken  = Input{Name: "token", Description: "A token.", Secret: true}
+	inWait   = Input{Name: "wait", Description: "How long to wait.", Kind: Duration, Default: "5m"}
+	inCount  = Input{Name: "count", Description: "How many.", Kind: Int}
+	inNames  = Input{Name: "names", Description: "Names.", Kind: List}
+	inPause  = Input{Name: "pause", Description: "How long to pause.", Kind: Duration, ZeroOK: true}
 )
 
 var testDef = Definition{
 	Name:    "demo-step",
 	Summary: "a step for tests",
-	Inputs: []Input{
-		{Name: "env", Description: "Environment.", Default: "test"},
-		{Name: "strict", Description: "Strict mode.", Bool: true},
-		{Name: "mode", Description: "Mode.", Default: "fast", Choices: []string{"fast", "slow"}},
-		{Name: "token", Description: "A token.", Secret: true},
-	},
+	Inputs:  []Input{inEnv, inStrict, inMode, inToken, inWait, inCount, inNames, inPause},
 	Outputs: []Output{
 		{Name: "digest", Description: "The digest."},
 		{Name: "changed", Description: "Whether it changed."},
@@ -69,7 +77,7 @@ func TestInputPrecedence(t *testing.T) {
 			var got string
 			var src Source
 			r := runStep(t, tc.env, tc.args, func(ctx context.Context, s *Context) error {
-				got, src = s.InputSource("env", tc.fromSpec)
+				got, src = s.Source(inEnv, tc.fromSpec)
 				return nil
 			})
 			if r.code != 0 {
@@ -184,7 +192,7 @@ func TestSecretsAreMasked(t *testing.T) {
 	const secret = "s3cr3t-token-value"
 	env := map[string]string{"GITHUB_ACTIONS": "true", "INPUT_TOKEN": secret}
 	r := runStep(t, env, []string{"--output", "json"}, func(ctx context.Context, s *Context) error {
-		s.Logf("using token %s", s.Input("token"))
+		s.Logf("using token %s", s.String(inToken))
 		s.SetOutput("digest", "prefix-"+secret)
 		s.Annotate(Annotation{Severity: SeverityWarning, File: "a.yaml", Line: 3, Col: 5, Message: "bad " + secret})
 		return errors.New("auth failed with " + secret)
@@ -327,5 +335,81 @@ func TestGroup(t *testing.T) {
 		case !gh && (strings.Contains(all, "::group::") || !strings.Contains(r.stderr, "applying 3 objects\n")):
 			t.Errorf("elsewhere: %q", all)
 		}
+	}
+}
+
+// TestTypedInputs: every input is checked against its kind before the step
+// runs, all bad values are reported at once with what would be valid, and
+// the accessors return the parsed values (defaults too).
+func TestTypedInputs(t *testing.T) {
+	t.Parallel()
+	var got struct {
+		strict bool
+		wait   time.Duration
+		count  int
+		names  []string
+	}
+	r := runStep(t, map[string]string{"INPUT_NAMES": "a,\n b ,,c\n"}, []string{"--strict", "--count", " 3", "--pause", "0s"}, func(ctx context.Context, s *Context) error {
+		got.strict, got.wait, got.count, got.names = s.Bool(inStrict), s.Duration(inWait), s.Int(inCount), s.List(inNames)
+		return nil
+	})
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if !got.strict || got.wait != 5*time.Minute || got.count != 3 || !slices.Equal(got.names, []string{"a", "b", "c"}) {
+		t.Errorf("got %+v", got)
+	}
+
+	ran := false
+	r = runStep(t, map[string]string{"DRIFTLESS_STRICT": "yes"}, []string{"--wait", "0s", "--count", "many", "--mode", "medium", "--pause", "-1s"}, func(ctx context.Context, s *Context) error {
+		ran = true
+		return nil
+	})
+	if r.code != ExitUnusable || ran {
+		t.Fatalf("exit %d, ran %v: %s", r.code, ran, r.stderr)
+	}
+	for _, want := range []string{
+		`input "strict": "yes" is not a boolean; valid values: true, false`,
+		`input "wait": "0s" is not a duration greater than zero (e.g. 90s, 5m, 1h30m)`,
+		`input "count": "many" is not a whole number`,
+		`input "mode": "medium" is not valid; valid values: fast, slow`,
+		`input "pause": "-1s" is not a duration of zero or more (e.g. 0s, 90s, 5m)`,
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+}
+
+// TestUndeclaredInputPanics: reading an input the step does not declare,
+// or as another kind, is a programming error the step's first test finds.
+func TestUndeclaredInputPanics(t *testing.T) {
+	t.Parallel()
+	for name, read := range map[string]func(s *Context){
+		"undeclared": func(s *Context) { s.String(Input{Name: "nope"}) },
+		"wrong kind": func(s *Context) { s.Duration(inCount) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var msg any
+			runStep(t, nil, nil, func(ctx context.Context, s *Context) error {
+				defer func() { msg = recover() }()
+				read(s)
+				return nil
+			})
+			if msg == nil {
+				t.Fatal("no panic")
+			}
+		})
+	}
+}
+
+// TestDefaultOfWrongKind: a default its kind refuses is a declaration
+// mistake.
+func TestDefaultOfWrongKind(t *testing.T) {
+	t.Parallel()
+	d := Definition{Name: "x", Inputs: []Input{{Name: "wait", Description: "d", Kind: Duration, Default: "soon"}}}
+	if err := d.Check(); err == nil || !strings.Contains(err.Error(), `input "wait": default "soon" is not a duration`) {
+		t.Errorf("Check: %v", err)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/driftless-dev/driftless/internal/githubapi"
 	"github.com/driftless-dev/driftless/internal/meta"
@@ -35,21 +34,26 @@ import (
 	"github.com/driftless-dev/driftless/internal/step"
 )
 
+// The step's own inputs.
+var (
+	inEnv            = step.Input{Name: "env", Description: "The environment to deploy (a name from the spec)."}
+	inManifests      = step.Input{Name: "manifests", Description: "The rendered environment (kustomize-render's file); rendered from the spec with image when empty."}
+	inImage          = step.Input{Name: "image", Description: "The image pinned by digest (repo@sha256:...), to render with when manifests is empty."}
+	inRelease        = step.Input{Name: "release", Description: "Version recorded in the release; defaults to the one recorded in the manifests, else the Git tag being built."}
+	inTimeout        = step.Input{Name: "timeout", Description: "How long to wait for the environment to become healthy; defaults to the environment's timeout in the spec.", Kind: step.Duration}
+	inLockTimeout    = step.Input{Name: "lock-timeout", Description: "How long to wait for another deployment of the environment to finish.", Default: "5m", Kind: step.Duration, ZeroOK: true}
+	inDryRun         = step.Input{Name: "dry-run", Description: "Server-side dry run: print what would change (Secret values masked) and change nothing; exits 1 when something would change.", Kind: step.Bool, Default: "false"}
+	inRollback       = step.Input{Name: "rollback", Description: "Re-apply the release before the last deployed one.", Kind: step.Bool, Default: "false"}
+	inForceRecreate  = step.Input{Name: "force-recreate", Description: "Delete and recreate objects whose change touches an immutable field (never PersistentVolumeClaims).", Kind: step.Bool, Default: "false"}
+	inOverrideFreeze = step.Input{Name: "override-freeze", Description: "Deploy inside a freeze window; the reason given is recorded in the release."}
+	inCiEnvironment  = step.Input{Name: "ci-environment", Description: "The GitHub or GitLab environment the job runs in, when its name differs from the driftless environment's (GitHub exposes no variable for it)."}
+)
+
 var Definition = step.Definition{
 	Name:    "apply-env",
 	Summary: "Apply a rendered environment to a cluster: staged server-side apply, health, prune, release history, rollback.",
 	Inputs: append(append([]step.Input{
-		{Name: "env", Description: "The environment to deploy (a name from the spec)."},
-		{Name: "manifests", Description: "The rendered environment (kustomize-render's file); rendered from the spec with image when empty."},
-		{Name: "image", Description: "The image pinned by digest (repo@sha256:...), to render with when manifests is empty."},
-		{Name: "release", Description: "Version recorded in the release; defaults to the one recorded in the manifests, else the Git tag being built."},
-		{Name: "timeout", Description: "How long to wait for the environment to become healthy; defaults to the environment's timeout in the spec."},
-		{Name: "lock-timeout", Description: "How long to wait for another deployment of the environment to finish.", Default: "5m"},
-		{Name: "dry-run", Description: "Server-side dry run: print what would change (Secret values masked) and change nothing; exits 1 when something would change.", Bool: true, Default: "false"},
-		{Name: "rollback", Description: "Re-apply the release before the last deployed one.", Bool: true, Default: "false"},
-		{Name: "force-recreate", Description: "Delete and recreate objects whose change touches an immutable field (never PersistentVolumeClaims).", Bool: true, Default: "false"},
-		{Name: "override-freeze", Description: "Deploy inside a freeze window; the reason given is recorded in the release."},
-		{Name: "ci-environment", Description: "The GitHub or GitLab environment the job runs in, when its name differs from the driftless environment's (GitHub exposes no variable for it)."},
+		inEnv, inManifests, inImage, inRelease, inTimeout, inLockTimeout, inDryRun, inRollback, inForceRecreate, inOverrideFreeze, inCiEnvironment,
 	}, kube.Inputs...), access.RegistryInputs...),
 	Outputs: []step.Output{
 		{Name: "revision", Description: "The release revision now deployed (unchanged on a re-apply that changed nothing)."},
@@ -60,11 +64,11 @@ var Definition = step.Definition{
 }
 
 func Run(ctx context.Context, s *step.Context) error {
-	p, err := spec.Load(s.Input(step.InputSpec))
+	p, err := spec.Load(s.String(step.SpecInput))
 	if err != nil {
 		return err
 	}
-	env, err := p.Environment(s.Input("env"))
+	env, err := p.Environment(s.String(inEnv))
 	if err != nil {
 		return fmt.Errorf("input %q: %w", "env", err)
 	}
@@ -78,22 +82,17 @@ func Run(ctx context.Context, s *step.Context) error {
 		return fmt.Errorf("reading the manifests of %q: %w", env.Name, err)
 	}
 	timeout := env.Timeout.Duration
-	if v := s.Input("timeout"); v != "" {
-		if timeout, err = time.ParseDuration(v); err != nil {
-			return fmt.Errorf("input %q: %q is not a duration (e.g. 5m)", "timeout", v)
-		}
+	if s.IsSet(inTimeout) {
+		timeout = s.Duration(inTimeout)
 	}
-	lockTimeout, err := time.ParseDuration(s.Input("lock-timeout"))
-	if err != nil {
-		return fmt.Errorf("input %q: %q is not a duration (e.g. 5m)", "lock-timeout", s.Input("lock-timeout"))
-	}
+	lockTimeout := s.Duration(inLockTimeout)
 	clients, err := kube.ForStep(ctx, s, Definition.Name)
 	if err != nil {
 		return err
 	}
-	a := &apply.Applier{C: clients, ForceRecreate: s.Bool("force-recreate"), Logf: s.Logf}
+	a := &apply.Applier{C: clients, ForceRecreate: s.Bool(inForceRecreate), Logf: s.Logf}
 
-	if s.Bool("dry-run") {
+	if s.Bool(inDryRun) {
 		return dryRun(ctx, s, a, p, env, objs)
 	}
 
@@ -101,12 +100,12 @@ func Run(ctx context.Context, s *step.Context) error {
 	// kustomize-render recorded on the objects, else the CI context.
 	recorded := recordedRelease(objs)
 	rel, _ := meta.Resolve(
-		meta.Source{Name: "inputs", Release: meta.Release{Version: s.Input("release"), Image: s.Input("image")}},
+		meta.Source{Name: "inputs", Release: meta.Release{Version: s.String(inRelease), Image: s.String(inImage)}},
 		meta.Source{Name: "the manifests", Release: recorded},
 		meta.Source{Name: "the CI context", Release: meta.Release{Version: ci.Tag, GitSHA: ci.SHA}},
 	)
 	image := rel.Image
-	if !s.Bool("rollback") {
+	if !s.Bool(inRollback) {
 		if err := checkImage(p, env, objs, image, recorded.Image); err != nil {
 			return err
 		}
@@ -123,7 +122,7 @@ func Run(ctx context.Context, s *step.Context) error {
 		Version:    rel.Version,
 		ImageRepos: imageRepos(p, image),
 		Keep:       env.Keep, Timeout: timeout, Holder: holder, LockTimeout: lockTimeout,
-		Rollback: s.Bool("rollback"),
+		Rollback: s.Bool(inRollback),
 	}
 	// Everything is checked before anything is written: the objects
 	// against the cluster (Prepare), then the promotion gates.
@@ -146,7 +145,7 @@ func Run(ctx context.Context, s *step.Context) error {
 	if ci.Provider == step.ProviderGitHub && !d.Rollback {
 		gh = githubdeploy.Track(ctx, githubdeploy.TrackOptions{
 			Step: Definition.Name, APIURL: s.Getenv("GITHUB_API_URL"), Token: access.GitHubToken(s), Repository: ci.Repository,
-			Request: githubdeploy.Request{Environment: firstNonEmpty(s.Input("ci-environment"), env.Name), SHA: ci.SHA, Digest: d.Digest, Version: d.Version, Description: "driftless apply-env " + d.Version},
+			Request: githubdeploy.Request{Environment: firstNonEmpty(s.String(inCiEnvironment), env.Name), SHA: ci.SHA, Digest: d.Digest, Version: d.Version, Description: "driftless apply-env " + d.Version},
 			Status:  githubdeploy.Status{EnvironmentURL: env.URL, LogURL: ci.RunURL}, Start: true, Logf: s.Logf,
 		})
 	}
@@ -205,7 +204,7 @@ func checkGates(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spe
 	in := gate.Input{
 		Pipeline: p, Environment: env, Digest: dg, Version: d.Version, CI: ci, Getenv: s.Getenv,
 		Evidence: evidence.Store{Options: reg.Remote(ctx)}, Verifier: verifier,
-		CIEnvironment: s.Input("ci-environment"), Override: gate.Override{Reason: s.Input("override-freeze")},
+		CIEnvironment: s.String(inCiEnvironment), Override: gate.Override{Reason: s.String(inOverrideFreeze)},
 	}
 	if ci.Provider == step.ProviderGitHub {
 		gh, err := githubapi.New(s.Getenv("GITHUB_API_URL"), reg.GitHubToken, nil)
@@ -266,17 +265,17 @@ func rebuildFacts(ctx context.Context, dg name.Digest, version string, reg regis
 
 // manifestsFor reads the rendered file, or renders the environment.
 func manifestsFor(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spec.Environment, ci step.CI) ([]byte, error) {
-	if f := s.Input("manifests"); f != "" {
+	if f := s.String(inManifests); f != "" {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return nil, fmt.Errorf("reading the manifests: %w", err)
 		}
 		return b, nil
 	}
-	if s.Bool("rollback") {
+	if s.Bool(inRollback) {
 		return nil, nil
 	}
-	opts := render.Options{Image: s.Input("image"), Version: s.InputOr("release", ci.Tag), GitSHA: ci.SHA}
+	opts := render.Options{Image: s.String(inImage), Version: s.StringOr(inRelease, ci.Tag), GitSHA: ci.SHA}
 	if p.Static != nil {
 		rev, err := configrev.Dir(p.Path(p.Static.Dir))
 		if err != nil {

@@ -23,17 +23,22 @@ import (
 	"github.com/driftless-dev/driftless/internal/step"
 )
 
+// The step's own inputs.
+var (
+	inRepository    = step.Input{Name: "repository", Description: "Repository to push to; defaults to the spec's image.repository."}
+	inBase          = step.Input{Name: "base", Description: "Base image (tag, digest or scratch); defaults to the spec's image.base."}
+	inPlatforms     = step.Input{Name: "platforms", Description: "Comma-separated platforms (os/arch) to keep from a multi-platform base; all when empty.", Kind: step.List}
+	inRelease       = step.Input{Name: "release", Description: "Version recorded in the image (org.opencontainers.image.version); defaults to the Git tag being built."}
+	inOciLayout     = step.Input{Name: "oci-layout", Description: "Write to this OCI image layout directory instead of pushing to a registry."}
+	inIfBaseChanged = step.Input{Name: "if-base-changed", Description: "Only rebuild when the base has changed since the current image was baked: rebase the current image's layers onto the new base and push it.", Kind: step.Bool, Default: "false"}
+	inCurrent       = step.Input{Name: "current", Description: "With if-base-changed: the image to check, a tag in the repository or a full reference; defaults to the newest release tag reachable in Git."}
+)
+
 var Definition = step.Definition{
 	Name:    "bake-image",
 	Summary: "Bake the base image, the static configuration and the binaries into a reproducible image pushed by digest.",
 	Inputs: append([]step.Input{
-		{Name: "repository", Description: "Repository to push to; defaults to the spec's image.repository."},
-		{Name: "base", Description: "Base image (tag, digest or scratch); defaults to the spec's image.base."},
-		{Name: "platforms", Description: "Comma-separated platforms (os/arch) to keep from a multi-platform base; all when empty."},
-		{Name: "release", Description: "Version recorded in the image (org.opencontainers.image.version); defaults to the Git tag being built."},
-		{Name: "oci-layout", Description: "Write to this OCI image layout directory instead of pushing to a registry."},
-		{Name: "if-base-changed", Description: "Only rebuild when the base has changed since the current image was baked: rebase the current image's layers onto the new base and push it.", Bool: true, Default: "false"},
-		{Name: "current", Description: "With if-base-changed: the image to check, a tag in the repository or a full reference; defaults to the newest release tag reachable in Git."},
+		inRepository, inBase, inPlatforms, inRelease, inOciLayout, inIfBaseChanged, inCurrent,
 	}, access.RegistryInputs...),
 	Outputs: []step.Output{
 		{Name: "digest", Description: "Digest of the image (or index) manifest, sha256:...."},
@@ -45,21 +50,21 @@ var Definition = step.Definition{
 }
 
 func Run(ctx context.Context, s *step.Context) error {
-	p, err := spec.Load(s.Input(step.InputSpec))
+	p, err := spec.Load(s.String(step.SpecInput))
 	if err != nil {
 		return err
 	}
 	ci := s.CI(ctx)
 	reg := access.Registry(s, ci, Definition.Name)
 	ropts := reg.Remote(ctx)
-	repoName := s.InputOr("repository", p.Image.Repository)
+	repoName := s.StringOr(inRepository, p.Image.Repository)
 	repo, err := name.NewRepository(repoName, reg.NameOptions()...)
 	if err != nil {
 		return fmt.Errorf("repository %q: %w", repoName, err)
 	}
-	layout := s.Input("oci-layout")
+	layout := s.String(inOciLayout)
 
-	if s.Bool("if-base-changed") {
+	if s.Bool(inIfBaseChanged) {
 		return ifBaseChanged(ctx, s, repo, layout, reg)
 	}
 
@@ -130,16 +135,16 @@ func bakeSpec(ctx context.Context, s *step.Context, p *spec.Pipeline, ci step.CI
 	}
 	bs := bake.Spec{
 		Root:       root,
-		Base:       s.InputOr("base", p.Image.Base),
+		Base:       s.StringOr(inBase, p.Image.Base),
 		Entrypoint: p.Image.Entrypoint,
 		Cmd:        p.Image.Cmd,
 		Env:        p.Image.Env,
 		Labels:     p.Image.Labels,
 		User:       p.Image.User,
 		Revision:   ci.SHA,
-		Version:    s.InputOr("release", ci.Tag),
+		Version:    s.StringOr(inRelease, ci.Tag),
 		Source:     source(ctx, s, p.Dir, ci),
-		Platforms:  s.InputList("platforms"),
+		Platforms:  s.List(inPlatforms),
 	}
 	for _, l := range p.Image.Layers {
 		mode, _ := l.FileMode()
@@ -212,9 +217,9 @@ func ifBaseChanged(ctx context.Context, s *step.Context, repo name.Repository, l
 		return errors.New("if-base-changed reads the current image from the registry; it cannot be combined with oci-layout")
 	}
 	ropts := reg.Remote(ctx)
-	cur := s.Input("current")
+	cur := s.String(inCurrent)
 	if cur == "" {
-		out, err := exec.CommandContext(ctx, "git", "-C", filepath.Dir(s.Input(step.InputSpec)), "describe", "--tags", "--abbrev=0").Output()
+		out, err := exec.CommandContext(ctx, "git", "-C", filepath.Dir(s.String(step.SpecInput)), "describe", "--tags", "--abbrev=0").Output()
 		if err != nil {
 			return errors.New("if-base-changed needs the current image: pass current (a tag such as v1.4.2, or a full reference)")
 		}

@@ -15,16 +15,21 @@ import (
 	"github.com/driftless-dev/driftless/internal/step"
 )
 
+// The step's own inputs.
+var (
+	inEnv            = step.Input{Name: "env", Description: "Comma-separated environments to render; all when empty.", Kind: step.List}
+	inImage          = step.Input{Name: "image", Description: "The pipeline's image pinned by digest (repo@sha256:...), normally bake-image's image output."}
+	inOut            = step.Input{Name: "out", Description: "Directory to write <env>.yaml files to.", Default: "out"}
+	inRelease        = step.Input{Name: "release", Description: "Release version recorded on every object; defaults to the Git tag being built."}
+	inGitSha         = step.Input{Name: "git-sha", Description: "Commit recorded on every object; defaults to the commit being built."}
+	inConfigRevision = step.Input{Name: "config-revision", Description: "Configuration revision recorded on every object; defaults to the hash of the spec's static.dir, computed as the service computes it."}
+)
+
 var Definition = step.Definition{
 	Name:    "kustomize-render",
 	Summary: "Render each environment's overlay with the image pinned by digest, one file per environment.",
 	Inputs: []step.Input{
-		{Name: "env", Description: "Comma-separated environments to render; all when empty."},
-		{Name: "image", Description: "The pipeline's image pinned by digest (repo@sha256:...), normally bake-image's image output."},
-		{Name: "out", Description: "Directory to write <env>.yaml files to.", Default: "out"},
-		{Name: "release", Description: "Release version recorded on every object; defaults to the Git tag being built."},
-		{Name: "git-sha", Description: "Commit recorded on every object; defaults to the commit being built."},
-		{Name: "config-revision", Description: "Configuration revision recorded on every object; defaults to the hash of the spec's static.dir, computed as the service computes it."},
+		inEnv, inImage, inOut, inRelease, inGitSha, inConfigRevision,
 	},
 	Outputs: []step.Output{
 		{Name: "rendered", Description: "JSON object: environment → {file, sha256, objects}."},
@@ -40,12 +45,12 @@ type writtenFile struct {
 }
 
 func Run(ctx context.Context, s *step.Context) error {
-	p, err := spec.Load(s.Input(step.InputSpec))
+	p, err := spec.Load(s.String(step.SpecInput))
 	if err != nil {
 		return err
 	}
 	var envs []*spec.Environment
-	if names := s.InputList("env"); len(names) > 0 {
+	if names := s.List(inEnv); len(names) > 0 {
 		for _, n := range names {
 			e, err := p.Environment(n)
 			if err != nil {
@@ -60,10 +65,10 @@ func Run(ctx context.Context, s *step.Context) error {
 	}
 	ci := s.CI(ctx)
 	opts := render.Options{
-		Image:          s.Input("image"),
-		Version:        s.InputOr("release", ci.Tag),
-		GitSHA:         s.InputOr("git-sha", ci.SHA),
-		ConfigRevision: s.Input("config-revision"),
+		Image:          s.String(inImage),
+		Version:        s.StringOr(inRelease, ci.Tag),
+		GitSHA:         s.StringOr(inGitSha, ci.SHA),
+		ConfigRevision: s.String(inConfigRevision),
 	}
 	if opts.ConfigRevision == "" && p.Static != nil {
 		if opts.ConfigRevision, err = configrev.Dir(p.Path(p.Static.Dir)); err != nil {
@@ -100,7 +105,7 @@ func Run(ctx context.Context, s *step.Context) error {
 	if len(refused) > 0 {
 		return step.Failed(fmt.Errorf("%w; nothing was written", errors.Join(refused...)))
 	}
-	out := s.Input("out")
+	out := s.String(inOut)
 	written := map[string]writtenFile{}
 	for _, res := range rendered {
 		path, err := res.Write(out)

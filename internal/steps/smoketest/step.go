@@ -28,31 +28,36 @@ import (
 	"github.com/driftless-dev/driftless/internal/step"
 )
 
+// The step's own inputs.
+var (
+	inEnv             = step.Input{Name: "env", Description: "The environment to check (a name from the spec)."}
+	inUrl             = step.Input{Name: "url", Description: "Base URL the checks' paths are relative to; defaults to the environment's smoke.url, then its url; without one the Service is reached through the Kubernetes API."}
+	inService         = step.Input{Name: "service", Description: "Service (name:port) reached through the Kubernetes API server's service proxy when there is no URL; defaults to the environment's smoke.service."}
+	inTimeout         = step.Input{Name: "timeout", Description: "Deadline for all checks to pass, retries included; defaults to the environment's smoke.timeout (2m).", Kind: step.Duration}
+	inCheck           = step.Input{Name: "check", Description: "An extra check: a path relative to the base URL, or an absolute URL."}
+	inCheckName       = step.Input{Name: "check-name", Description: "Name of the extra check in reports; defaults to its path."}
+	inCheckMethod     = step.Input{Name: "check-method", Description: "HTTP method of the extra check.", Default: "GET", Choices: smoke.Methods}
+	inCheckHeaders    = step.Input{Name: "check-headers", Description: "Request headers of the extra check, one `Name: value` per line; ${VAR} takes the value of an environment variable and masks it."}
+	inCheckBody       = step.Input{Name: "check-body", Description: "Request body of the extra check."}
+	inCheckStatus     = step.Input{Name: "check-status", Description: "Expected status of the extra check.", Default: "200", Kind: step.Int}
+	inCheckContains   = step.Input{Name: "check-contains", Description: "Text the extra check's response body must contain."}
+	inCheckJson       = step.Input{Name: "check-json", Description: "Fields the extra check's JSON body must have, one `dot.path=value` per line."}
+	inCheckMaxLatency = step.Input{Name: "check-max-latency", Description: "Slowest acceptable answer to the extra check, e.g. 500ms.", Kind: step.Duration}
+	inRelease         = step.Input{Name: "release", Description: "Version the live service must report; defaults to the driftless.dev/version annotation of the live Deployment, else the Git tag being built."}
+	inConfigRevision  = step.Input{Name: "config-revision", Description: "Configuration revision the live service must report; defaults to the driftless.dev/config-revision annotation of the live Deployment, else the revision of the spec's static directory."}
+	inImage           = step.Input{Name: "image", Description: "The image deployed, pinned by digest (repo@sha256:...), which evidence is attached to; defaults to the driftless.dev/image annotation of the live Deployment."}
+	inGitSha          = step.Input{Name: "git-sha", Description: "Commit deployed, recorded in the evidence and ${gitSha}; defaults to the driftless.dev/git-sha annotation of the live Deployment, else the commit being built."}
+	inJunit           = step.Input{Name: "junit", Description: "Write a JUnit XML report to this file (GitLab `artifacts: reports: junit`, GitHub test reporters)."}
+	inRecordEvidence  = step.Input{Name: "record-evidence", Description: "When every check passed, attach verified-in-environment evidence to the image digest.", Kind: step.Bool, Default: "true"}
+	inSigningKey      = step.Input{Name: "signing-key", Description: "Sign the evidence with this PEM PKCS#8 private key (ed25519 or ECDSA P-256): the key itself, or a file holding it.", Secret: true}
+	inCiEnvironment   = step.Input{Name: "ci-environment", Description: "The GitHub environment whose deployment status is set, when its name differs from the driftless environment's."}
+)
+
 var Definition = step.Definition{
 	Name:    "smoke-test",
 	Summary: "Run HTTP checks against a deployed environment, verify the live version and configuration revision, and record evidence on the image digest.",
 	Inputs: append(append([]step.Input{
-		{Name: "env", Description: "The environment to check (a name from the spec)."},
-		{Name: "url", Description: "Base URL the checks' paths are relative to; defaults to the environment's smoke.url, then its url; without one the Service is reached through the Kubernetes API."},
-		{Name: "service", Description: "Service (name:port) reached through the Kubernetes API server's service proxy when there is no URL; defaults to the environment's smoke.service."},
-		{Name: "timeout", Description: "Deadline for all checks to pass, retries included; defaults to the environment's smoke.timeout (2m)."},
-		{Name: "check", Description: "An extra check: a path relative to the base URL, or an absolute URL."},
-		{Name: "check-name", Description: "Name of the extra check in reports; defaults to its path."},
-		{Name: "check-method", Description: "HTTP method of the extra check.", Default: "GET", Choices: smoke.Methods},
-		{Name: "check-headers", Description: "Request headers of the extra check, one `Name: value` per line; ${VAR} takes the value of an environment variable and masks it."},
-		{Name: "check-body", Description: "Request body of the extra check."},
-		{Name: "check-status", Description: "Expected status of the extra check.", Default: "200"},
-		{Name: "check-contains", Description: "Text the extra check's response body must contain."},
-		{Name: "check-json", Description: "Fields the extra check's JSON body must have, one `dot.path=value` per line."},
-		{Name: "check-max-latency", Description: "Slowest acceptable answer to the extra check, e.g. 500ms."},
-		{Name: "release", Description: "Version the live service must report; defaults to the driftless.dev/version annotation of the live Deployment, else the Git tag being built."},
-		{Name: "config-revision", Description: "Configuration revision the live service must report; defaults to the driftless.dev/config-revision annotation of the live Deployment, else the revision of the spec's static directory."},
-		{Name: "image", Description: "The image deployed, pinned by digest (repo@sha256:...), which evidence is attached to; defaults to the driftless.dev/image annotation of the live Deployment."},
-		{Name: "git-sha", Description: "Commit deployed, recorded in the evidence and ${gitSha}; defaults to the driftless.dev/git-sha annotation of the live Deployment, else the commit being built."},
-		{Name: "junit", Description: "Write a JUnit XML report to this file (GitLab `artifacts: reports: junit`, GitHub test reporters)."},
-		{Name: "record-evidence", Description: "When every check passed, attach verified-in-environment evidence to the image digest.", Bool: true, Default: "true"},
-		{Name: "signing-key", Description: "Sign the evidence with this PEM PKCS#8 private key (ed25519 or ECDSA P-256): the key itself, or a file holding it.", Secret: true},
-		{Name: "ci-environment", Description: "The GitHub environment whose deployment status is set, when its name differs from the driftless environment's."},
+		inEnv, inUrl, inService, inTimeout, inCheck, inCheckName, inCheckMethod, inCheckHeaders, inCheckBody, inCheckStatus, inCheckContains, inCheckJson, inCheckMaxLatency, inRelease, inConfigRevision, inImage, inGitSha, inJunit, inRecordEvidence, inSigningKey, inCiEnvironment,
 	}, kube.Inputs...), access.RegistryInputs...),
 	Outputs: []step.Output{
 		{Name: "passed", Description: "Number of checks that passed."},
@@ -62,11 +67,11 @@ var Definition = step.Definition{
 }
 
 func Run(ctx context.Context, s *step.Context) error {
-	p, err := spec.Load(s.Input(step.InputSpec))
+	p, err := spec.Load(s.String(step.SpecInput))
 	if err != nil {
 		return err
 	}
-	env, err := p.Environment(s.Input("env"))
+	env, err := p.Environment(s.String(inEnv))
 	if err != nil {
 		return fmt.Errorf("input %q: %w", "env", err)
 	}
@@ -88,20 +93,18 @@ func Run(ctx context.Context, s *step.Context) error {
 		checks = append(checks, *extra)
 	}
 	timeout := sm.Timeout.Duration
-	if v := s.Input("timeout"); v != "" {
-		if timeout, err = time.ParseDuration(v); err != nil || timeout <= 0 {
-			return fmt.Errorf("input %q: %q is not a positive duration (e.g. 2m)", "timeout", v)
-		}
+	if s.IsSet(inTimeout) {
+		timeout = s.Duration(inTimeout)
 	}
 	reg := access.Registry(s, ci, Definition.Name)
-	given := smoke.Release{Version: s.Input("release"), GitSHA: s.Input("git-sha"), Image: s.Input("image"), ConfigRevision: s.Input("config-revision")}
+	given := smoke.Release{Version: s.String(inRelease), GitSHA: s.String(inGitSha), Image: s.String(inImage), ConfigRevision: s.String(inConfigRevision)}
 	if given.Image != "" {
 		if _, err := name.NewDigest(given.Image, reg.NameOptions()...); err != nil {
 			return fmt.Errorf("input %q: %q is not an image pinned by digest (repo@sha256:<64 hex>, as bake-image outputs): %w", "image", given.Image, err)
 		}
 	}
 	var signer *evidence.Signer
-	if key := s.Input("signing-key"); key != "" && s.Bool("record-evidence") {
+	if key := s.String(inSigningKey); key != "" && s.Bool(inRecordEvidence) {
 		if signer, err = loadSigner(key); err != nil {
 			return err
 		}
@@ -153,7 +156,7 @@ func Run(ctx context.Context, s *step.Context) error {
 	if ci.Provider == step.ProviderGitHub {
 		gh = githubdeploy.Track(ctx, githubdeploy.TrackOptions{
 			Step: Definition.Name, APIURL: s.Getenv("GITHUB_API_URL"), Token: access.GitHubToken(s), Repository: ci.Repository,
-			Request: githubdeploy.Request{Environment: firstNonEmpty(s.Input("ci-environment"), env.Name), SHA: firstNonEmpty(ci.SHA, rel.GitSHA), Digest: rel.Digest(), Version: rel.Version,
+			Request: githubdeploy.Request{Environment: firstNonEmpty(s.String(inCiEnvironment), env.Name), SHA: firstNonEmpty(ci.SHA, rel.GitSHA), Digest: rel.Digest(), Version: rel.Version,
 				Description: "driftless smoke-test " + rel.Version},
 			Status: githubdeploy.Status{EnvironmentURL: tg.External, LogURL: ci.RunURL}, Logf: s.Logf,
 		})
@@ -176,33 +179,29 @@ func Run(ctx context.Context, s *step.Context) error {
 
 // flagCheck is the check given with the check-* inputs, or nil.
 func flagCheck(s *step.Context) (*smoke.Check, error) {
-	path := s.Input("check")
+	path := s.String(inCheck)
 	if path == "" {
-		for _, in := range []string{"check-name", "check-headers", "check-body", "check-contains", "check-json", "check-max-latency"} {
-			if s.Input(in) != "" {
-				return nil, fmt.Errorf("input %q describes the extra check, but input %q, its path, is empty", in, "check")
+		for _, in := range []step.Input{inCheckName, inCheckHeaders, inCheckBody, inCheckContains, inCheckJson, inCheckMaxLatency} {
+			if s.IsSet(in) {
+				return nil, fmt.Errorf("input %q describes the extra check, but input %q, its path, is empty", in.Name, inCheck.Name)
 			}
 		}
 		return nil, nil
 	}
-	c := &smoke.Check{Name: s.Input("check-name"), Path: path, Method: s.Input("check-method"), Body: s.Input("check-body"), Contains: s.Input("check-contains")}
+	c := &smoke.Check{Name: s.String(inCheckName), Path: path, Method: s.String(inCheckMethod), Body: s.String(inCheckBody), Contains: s.String(inCheckContains)}
 	if c.Name == "" {
 		c.Name = path
 	}
 	var errs []error
 	var err error
-	if c.Status, err = strconv.Atoi(s.Input("check-status")); err != nil {
-		errs = append(errs, fmt.Errorf("input %q: %q is not an HTTP status code", "check-status", s.Input("check-status")))
+	if c.Status = s.Int(inCheckStatus); c.Status < 100 || c.Status > 599 {
+		errs = append(errs, fmt.Errorf("input %q: %d is not an HTTP status code (100-599)", inCheckStatus.Name, c.Status))
 	}
-	if v := s.Input("check-max-latency"); v != "" {
-		if c.MaxLatency, err = time.ParseDuration(v); err != nil || c.MaxLatency <= 0 {
-			errs = append(errs, fmt.Errorf("input %q: %q is not a positive duration (e.g. 500ms)", "check-max-latency", v))
-		}
-	}
-	if c.Headers, err = pairs(s.Input("check-headers"), ":", "check-headers", "Authorization: Bearer ${TOKEN}"); err != nil {
+	c.MaxLatency = s.Duration(inCheckMaxLatency)
+	if c.Headers, err = pairs(s.String(inCheckHeaders), ":", inCheckHeaders.Name, "Authorization: Bearer ${TOKEN}"); err != nil {
 		errs = append(errs, err)
 	}
-	if c.JSON, err = pairs(s.Input("check-json"), "=", "check-json", "configRevision=${configRevision}"); err != nil {
+	if c.JSON, err = pairs(s.String(inCheckJson), "=", inCheckJson.Name, "configRevision=${configRevision}"); err != nil {
 		errs = append(errs, err)
 	}
 	return c, errors.Join(errs...)
@@ -241,7 +240,7 @@ type checkTarget struct {
 // kc is set when the cluster is reachable (always for a Service; for a
 // URL only when cluster access was given explicitly).
 func target(ctx context.Context, s *step.Context, env *spec.Environment, sm *spec.Smoke) (*checkTarget, kubernetes.Interface, error) {
-	base := firstNonEmpty(s.Input("url"), sm.URL, env.URL)
+	base := firstNonEmpty(s.String(inUrl), sm.URL, env.URL)
 	explicit := kube.Given(s)
 	if base != "" {
 		tg, err := smoke.URLTarget(base)
@@ -260,7 +259,7 @@ func target(ctx context.Context, s *step.Context, env *spec.Environment, sm *spe
 		}
 		return &checkTarget{Target: tg, External: base}, kc, nil
 	}
-	service := firstNonEmpty(s.Input("service"), sm.Service)
+	service := firstNonEmpty(s.String(inService), sm.Service)
 	if service == "" {
 		return nil, nil, fmt.Errorf("environment %q has no URL to check: set its url or smoke.url, or smoke.service (name:port) to reach the Service through the Kubernetes API; or pass url or service", env.Name)
 	}
@@ -308,7 +307,7 @@ func expected(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spec.
 	rel, _ := meta.Resolve(sources...)
 	complete := rel.Version != "" && rel.ConfigRevision != "" && rel.Image != "" && rel.GitSHA != ""
 	if !complete && kc != nil {
-		service := firstNonEmpty(s.Input("service"), smokeService(env))
+		service := firstNonEmpty(s.String(inService), smokeService(env))
 		recorded, src, err := smoke.Recorded(ctx, kc, env.Namespace, service)
 		switch {
 		case err != nil && tg.External == "":
@@ -382,7 +381,7 @@ func printResults(s *step.Context, rep *smoke.Report) {
 }
 
 func writeJUnit(s *step.Context, rep *smoke.Report) error {
-	path := s.Input("junit")
+	path := s.String(inJunit)
 	if path == "" {
 		return nil
 	}
@@ -398,7 +397,7 @@ func writeJUnit(s *step.Context, rep *smoke.Report) error {
 
 // record attaches the evidence that every check passed to the image.
 func record(ctx context.Context, s *step.Context, env *spec.Environment, ci step.CI, rel smoke.Release, rep *smoke.Report, signer *evidence.Signer, reg registry.Options) (string, error) {
-	if !s.Bool("record-evidence") {
+	if !s.Bool(inRecordEvidence) {
 		s.Logf("smoke-test: evidence not recorded: record-evidence is false")
 		return "", nil
 	}

@@ -278,7 +278,7 @@ func TestCannotRun(t *testing.T) {
 	}{
 		{"no env", withURL, nil, `input "env": no environment given; valid environments in`},
 		{"unknown env", withURL, []string{"--env", "staging"}, `environment "staging" is not in`},
-		{"bad timeout", withURL, []string{"--env", "test", "--timeout", "soon"}, `input "timeout": "soon" is not a positive duration`},
+		{"bad timeout", withURL, []string{"--env", "test", "--timeout", "soon"}, `input "timeout": "soon" is not a duration greater than zero (e.g. 90s, 5m, 1h30m)`},
 		{"no target", noURL, []string{"--env", "test"}, `environment "test" has no URL to check`},
 		{"bad service", noURL, []string{"--env", "test", "--service", "api"}, `service "api" is not name:port`},
 		{"unreachable cluster", noURL, []string{"--env", "test", "--service", "api:80", "--kubeconfig", "/nonexistent/kubeconfig"}, "loading cluster access"},

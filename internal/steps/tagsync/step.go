@@ -14,14 +14,19 @@ import (
 	"github.com/driftless-dev/driftless/internal/step"
 )
 
+// The step's own inputs.
+var (
+	inImage        = step.Input{Name: "image", Description: "The image to tag, pinned by digest (repo@sha256:...), normally bake-image's image output; may be empty only with create-git-tag."}
+	inRelease      = step.Input{Name: "release", Description: "Release version, a Git tag such as v1.2.3; defaults to the tag being built."}
+	inCreateGitTag = step.Input{Name: "create-git-tag", Description: "Create the Git tag at the commit being built if it does not exist: through the GitHub API on GitHub, else git tag and git push origin.", Kind: step.Bool, Default: "false"}
+	inGitDir       = step.Input{Name: "git-dir", Description: "Directory inside the Git repository whose tags are checked (and created); the working directory when empty."}
+)
+
 var Definition = step.Definition{
 	Name:    "tag-sync",
 	Summary: "Make the Git tag and the image tag agree: tag the built digest with the release version, never moving a version tag.",
 	Inputs: append([]step.Input{
-		{Name: "image", Description: "The image to tag, pinned by digest (repo@sha256:...), normally bake-image's image output; may be empty only with create-git-tag."},
-		{Name: "release", Description: "Release version, a Git tag such as v1.2.3; defaults to the tag being built."},
-		{Name: "create-git-tag", Description: "Create the Git tag at the commit being built if it does not exist: through the GitHub API on GitHub, else git tag and git push origin.", Bool: true, Default: "false"},
-		{Name: "git-dir", Description: "Directory inside the Git repository whose tags are checked (and created); the working directory when empty."},
+		inImage, inRelease, inCreateGitTag, inGitDir,
 	}, access.RegistryInputs...),
 	Outputs: []step.Output{
 		{Name: "version", Description: "The release version (the Git tag)."},
@@ -43,12 +48,12 @@ type gitTag struct {
 }
 
 func Run(ctx context.Context, s *step.Context) error {
-	p, err := spec.Load(s.Input(step.InputSpec))
+	p, err := spec.Load(s.String(step.SpecInput))
 	if err != nil {
 		return err
 	}
 	token := access.GitHubToken(s)
-	gitDir := s.Input("git-dir")
+	gitDir := s.String(inGitDir)
 	var ci step.CI
 	if gitDir == "" {
 		ci = s.CI(ctx)
@@ -56,10 +61,10 @@ func Run(ctx context.Context, s *step.Context) error {
 		ci = step.DetectCI(ctx, s.Getenv, gitDir)
 	}
 	reg := access.Registry(s, ci, Definition.Name)
-	createGitTag := s.Bool("create-git-tag")
+	createGitTag := s.Bool(inCreateGitTag)
 
 	var image *name.Digest
-	if in := s.Input("image"); in != "" {
+	if in := s.String(inImage); in != "" {
 		d, err := name.NewDigest(in, reg.NameOptions()...)
 		if err != nil {
 			return fmt.Errorf("input %q: %q is not an image pinned by digest (repo@sha256:…): %w", "image", in, err)
@@ -69,7 +74,7 @@ func Run(ctx context.Context, s *step.Context) error {
 		return fmt.Errorf("input %q is empty: tag-sync tags an image pinned by digest (repo@sha256:…), normally bake-image's image output; pass --image, or --create-git-tag to create only the Git tag", "image")
 	}
 
-	tag := s.Input("release")
+	tag := s.String(inRelease)
 	if tag == "" {
 		tag = ci.Tag
 	}

@@ -13,17 +13,22 @@ import (
 	"github.com/driftless-dev/driftless/internal/validate"
 )
 
+// The step's own inputs.
+var (
+	inEnv            = step.Input{Name: "env", Description: "Comma-separated environments to validate; all when empty.", Kind: step.List}
+	inManifests      = step.Input{Name: "manifests", Description: "Comma-separated files of already rendered manifests (kustomize-render's output) to validate instead of rendering the overlays.", Kind: step.List}
+	inStrict         = step.Input{Name: "strict", Description: "Fail on warnings too.", Kind: step.Bool, Default: "false"}
+	inInit           = step.Input{Name: "init", Description: "Write a spec (the spec input's path) and test/prod kustomize overlays for existing manifests, then validate them; never overwrites a file.", Kind: step.Bool, Default: "false"}
+	inInitManifests  = step.Input{Name: "init-manifests", Description: "With init: the directory of the service's existing Kubernetes manifests (a kustomize directory, or plain YAML files).", Default: "k8s"}
+	inInitImage      = step.Input{Name: "init-image", Description: "With init: the image, as the manifests write it, that driftless bakes and pins; needed when the manifests run several."}
+	inInitRepository = step.Input{Name: "init-repository", Description: "With init: the repository bake-image pushes to; defaults to the image's."}
+)
+
 var Definition = step.Definition{
 	Name:    "validate-config",
 	Summary: "Check the pipeline spec, the static configuration, every overlay and every rendered object.",
 	Inputs: []step.Input{
-		{Name: "env", Description: "Comma-separated environments to validate; all when empty."},
-		{Name: "manifests", Description: "Comma-separated files of already rendered manifests (kustomize-render's output) to validate instead of rendering the overlays."},
-		{Name: "strict", Description: "Fail on warnings too.", Bool: true, Default: "false"},
-		{Name: "init", Description: "Write a spec (the spec input's path) and test/prod kustomize overlays for existing manifests, then validate them; never overwrites a file.", Bool: true, Default: "false"},
-		{Name: "init-manifests", Description: "With init: the directory of the service's existing Kubernetes manifests (a kustomize directory, or plain YAML files).", Default: "k8s"},
-		{Name: "init-image", Description: "With init: the image, as the manifests write it, that driftless bakes and pins; needed when the manifests run several."},
-		{Name: "init-repository", Description: "With init: the repository bake-image pushes to; defaults to the image's."},
+		inEnv, inManifests, inStrict, inInit, inInitManifests, inInitImage, inInitRepository,
 	},
 	Outputs: []step.Output{
 		{Name: "errors", Description: "Number of errors found."},
@@ -37,9 +42,9 @@ var Definition = step.Definition{
 const maxSummaryFindings = 50
 
 func Run(ctx context.Context, s *step.Context) error {
-	specPath, manifests, envs := s.Input(step.InputSpec), s.InputList("manifests"), s.InputList("env")
-	if s.Bool("init") {
-		res, err := scaffold.Write(scaffold.Options{Spec: specPath, Manifests: s.Input("init-manifests"), Image: s.Input("init-image"), Repository: s.Input("init-repository")})
+	specPath, manifests, envs := s.String(step.SpecInput), s.List(inManifests), s.List(inEnv)
+	if s.Bool(inInit) {
+		res, err := scaffold.Write(scaffold.Options{Spec: specPath, Manifests: s.String(inInitManifests), Image: s.String(inInitImage), Repository: s.String(inInitRepository)})
 		if err != nil {
 			return fmt.Errorf("init: %w", err)
 		}
@@ -78,7 +83,7 @@ func Run(ctx context.Context, s *step.Context) error {
 	switch {
 	case errs > 0:
 		return step.Failed(fmt.Errorf("%d error(s) found", errs))
-	case warns > 0 && s.Bool("strict"):
+	case warns > 0 && s.Bool(inStrict):
 		return step.Failed(fmt.Errorf("%d warning(s) found and --strict is set", warns))
 	}
 	return nil
