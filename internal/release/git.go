@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Git runs the git CLI in a repository.
@@ -165,4 +168,37 @@ func (l LocalTags) CreateTag(ctx context.Context, tag, sha string) error {
 		}
 	}
 	return nil
+}
+
+// CommitTime is the committer time of HEAD: a reproducible creation time
+// for what is built from it.
+func (g Git) CommitTime(ctx context.Context) (time.Time, error) {
+	out, err := g.run(ctx, "log", "-1", "--format=%ct")
+	if err != nil {
+		return time.Time{}, err
+	}
+	sec, err := strconv.ParseInt(out, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("git log: commit time %q: %w", out, err)
+	}
+	return time.Unix(sec, 0).UTC(), nil
+}
+
+// OriginURL is the URL of the remote origin without credentials, or empty
+// when there is none.
+func (g Git) OriginURL(ctx context.Context) string {
+	raw, err := g.run(ctx, "remote", "get-url", "origin")
+	if err != nil {
+		return ""
+	}
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		u.User = nil
+		return u.String()
+	}
+	return raw
+}
+
+// LatestTag is the newest tag reachable from HEAD (git describe --tags).
+func (g Git) LatestTag(ctx context.Context) (string, error) {
+	return g.run(ctx, "describe", "--tags", "--abbrev=0")
 }

@@ -6,8 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // isolated keeps the user's and the system's git configuration out of the
@@ -193,5 +195,33 @@ func TestLocalTagsNoRemote(t *testing.T) {
 	var r *Refusal
 	if err == nil || errors.As(err, &r) || !strings.Contains(err.Error(), `reading tag "v1.2.3" from remote upstream: git ls-remote`) {
 		t.Errorf("got %v, want a could-not-run error naming the remote", err)
+	}
+}
+
+// TestGitReads: the commit time, the origin without credentials and the
+// newest tag, as bake-image reads them.
+func TestGitReads(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir, _, first, _ := repoWithOrigin(t)
+	g := Git{Dir: dir, Env: isolated}
+	want := git(t, dir, "log", "-1", "--format=%ct")
+	got, err := g.CommitTime(ctx)
+	if err != nil || strconv.FormatInt(got.Unix(), 10) != want || got.Location() != time.UTC {
+		t.Errorf("CommitTime = %v, %v; want %s UTC", got, err, want)
+	}
+	if _, err := g.LatestTag(ctx); err == nil {
+		t.Error("LatestTag without tags: no error")
+	}
+	git(t, dir, "tag", "v1.0.0", first)
+	if tag, err := g.LatestTag(ctx); err != nil || tag != "v1.0.0" {
+		t.Errorf("LatestTag = %q, %v", tag, err)
+	}
+	git(t, dir, "remote", "set-url", "origin", "https://x-access-token:s3cret@example.com/o/r.git")
+	if u := g.OriginURL(ctx); u != "https://example.com/o/r.git" {
+		t.Errorf("OriginURL = %q", u)
+	}
+	if _, err := (Git{Dir: t.TempDir(), Env: isolated}).CommitTime(ctx); err == nil {
+		t.Error("CommitTime outside a repository: no error")
 	}
 }

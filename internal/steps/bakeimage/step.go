@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +16,7 @@ import (
 	"github.com/driftless-dev/driftless/internal/bake"
 	"github.com/driftless-dev/driftless/internal/configrev"
 	"github.com/driftless-dev/driftless/internal/registry"
+	"github.com/driftless-dev/driftless/internal/release"
 	"github.com/driftless-dev/driftless/internal/repofs"
 	"github.com/driftless-dev/driftless/internal/spec"
 	"github.com/driftless-dev/driftless/internal/step"
@@ -181,15 +180,11 @@ func creationTime(ctx context.Context, s *step.Context, dir string) (time.Time, 
 		}
 		return time.Unix(sec, 0).UTC(), nil
 	}
-	out, err := exec.CommandContext(ctx, "git", "-C", dir, "log", "-1", "--format=%ct").Output()
+	t, err := release.Git{Dir: dir}.CommitTime(ctx)
 	if err != nil {
-		return time.Time{}, errors.New("cannot tell a reproducible creation time: set SOURCE_DATE_EPOCH or run inside a Git checkout")
+		return time.Time{}, fmt.Errorf("cannot tell a reproducible creation time: set SOURCE_DATE_EPOCH or run inside a Git checkout (%w)", err)
 	}
-	sec, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("reading the commit time: %w", err)
-	}
-	return time.Unix(sec, 0).UTC(), nil
+	return t, nil
 }
 
 // source is the repository URL, without credentials.
@@ -200,16 +195,7 @@ func source(ctx context.Context, s *step.Context, dir string, ci step.CI) string
 	case ci.Provider == step.ProviderGitLab && s.Getenv("CI_PROJECT_URL") != "":
 		return s.Getenv("CI_PROJECT_URL")
 	}
-	out, err := exec.CommandContext(ctx, "git", "-C", dir, "remote", "get-url", "origin").Output()
-	if err != nil {
-		return ""
-	}
-	raw := strings.TrimSpace(string(out))
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
-		u.User = nil
-		return u.String()
-	}
-	return raw
+	return release.Git{Dir: dir}.OriginURL(ctx)
 }
 
 func ifBaseChanged(ctx context.Context, s *step.Context, repo name.Repository, layout string, reg registry.Options) error {
@@ -219,11 +205,11 @@ func ifBaseChanged(ctx context.Context, s *step.Context, repo name.Repository, l
 	ropts := reg.Remote(ctx)
 	cur := s.String(inCurrent)
 	if cur == "" {
-		out, err := exec.CommandContext(ctx, "git", "-C", filepath.Dir(s.String(step.SpecInput)), "describe", "--tags", "--abbrev=0").Output()
+		tag, err := release.Git{Dir: filepath.Dir(s.String(step.SpecInput))}.LatestTag(ctx)
 		if err != nil {
 			return errors.New("if-base-changed needs the current image: pass current (a tag such as v1.4.2, or a full reference)")
 		}
-		cur = strings.TrimSpace(string(out))
+		cur = tag
 	}
 	ref, err := name.ParseReference(cur, reg.NameOptions()...)
 	if !strings.ContainsAny(cur, "/:@") {

@@ -36,17 +36,6 @@ var Definition = step.Definition{
 	},
 }
 
-// gitTag is what happens to the Git tag.
-type gitTag struct {
-	Tag, SHA string
-	// State: "exists" (checked here), "trusted" (the CI says so), "create"
-	// (to be created), "created".
-	State string
-	// Where it was checked or created: "in the local repository", "on
-	// GitHub o/r"; for a trusted tag, the CI variable.
-	Where string
-}
-
 func Run(ctx context.Context, s *step.Context) error {
 	p, err := spec.Load(s.String(step.SpecInput))
 	if err != nil {
@@ -92,7 +81,7 @@ func Run(ctx context.Context, s *step.Context) error {
 	}
 
 	// Check everything first; write only when nothing refused.
-	gt, tagger, err := checkGitTag(ctx, s, ci, v.Tag, gitDir, token, createGitTag)
+	gt, err := checkGitTag(ctx, s, ci, v.Tag, gitDir, token, createGitTag)
 	if err != nil {
 		return classify(err)
 	}
@@ -106,13 +95,10 @@ func Run(ctx context.Context, s *step.Context) error {
 		}
 	}
 
-	if gt.State == "create" {
-		if err := tagger.CreateTag(ctx, gt.Tag, gt.SHA); err != nil {
-			return classify(err)
-		}
-		gt.State = "created"
+	if err := gt.Create(ctx); err != nil {
+		return classify(err)
 	}
-	s.Logf("tag-sync: git tag %s at %s: %s", gt.Tag, gt.SHA, gitTagState(gt))
+	s.Logf("tag-sync: git tag %s at %s: %s", gt.Tag, gt.SHA, gt.Describe())
 	if plan == nil {
 		s.Summary(summary(v, gt, nil))
 		return nil
@@ -137,50 +123,34 @@ func Run(ctx context.Context, s *step.Context) error {
 }
 
 // checkGitTag verifies that the Git tag names the commit being built, or,
-// with create, that it can be created there. It changes nothing.
-func checkGitTag(ctx context.Context, s *step.Context, ci step.CI, tag, gitDir, token string, create bool) (gitTag, release.GitTagger, error) {
-	gt := gitTag{Tag: tag, SHA: ci.SHA, Where: "in the local repository"}
+// with create, that it can be created there (through the GitHub API on
+// GitHub, else git tag and git push). It changes nothing.
+func checkGitTag(ctx context.Context, s *step.Context, ci step.CI, tag, gitDir, token string, create bool) (*release.GitTag, error) {
 	local := release.Git{Dir: gitDir}
-	found, err := local.CheckTag(ctx, tag, ci.SHA)
-	if err != nil {
-		return gt, nil, err
+	b := release.Build{SHA: ci.SHA, Tag: ci.Tag, Ref: refName(ci)}
+	if ci.Provider != step.ProviderLocal {
+		b.TagSource = ciTagSource(ci)
 	}
-	if create {
-		var tagger release.GitTagger
-		if ci.Provider == step.ProviderGitHub {
-			if token == "" {
-				return gt, nil, fmt.Errorf("creating git tag %q through the GitHub API needs a token: pass github-token (with: github-token: ${{ github.token }}) or set GITHUB_TOKEN, with contents: write permission", tag)
-			}
-			gh, err := release.NewGitHubTags(s.Getenv("GITHUB_API_URL"), token, ci.Repository, nil)
-			if err != nil {
-				return gt, nil, err
-			}
-			tagger = gh
-		} else {
-			tagger = release.LocalTags{Git: local}
-		}
-		gt.Where = "on " + tagger.Where()
-		exists, err := tagger.CheckTag(ctx, tag, ci.SHA)
-		if err != nil {
-			return gt, nil, err
-		}
-		gt.State = "create"
-		if exists {
-			gt.State = "exists"
-		}
-		return gt, tagger, nil
-	}
+	var tagger release.GitTagger
 	switch {
-	case found:
-		gt.State = "exists"
-	case ci.Tag == tag && ci.Provider != step.ProviderLocal:
-		// A shallow CI checkout often lacks the tag it was started for.
-		gt.State, gt.Where = "trusted", ciTagSource(ci)
-		s.Logf("tag-sync: git tag %s is not in the local repository; trusting %s that it names the commit being built (%s)", tag, ciTagSource(ci), ci.SHA)
-	default:
-		return gt, nil, &release.Refusal{Msg: fmt.Sprintf("git tag %q does not exist in the local repository, and it is not the tag being built (%s): the image tag would name a release Git does not have; create it at %s (git tag %s %s && git push origin %s), or pass --create-git-tag", tag, refName(ci), ci.SHA, tag, ci.SHA, tag)}
+	case create && ci.Provider == step.ProviderGitHub:
+		if token == "" {
+			return nil, fmt.Errorf("creating git tag %q through the GitHub API needs a token: pass github-token (with: github-token: ${{ github.token }}) or set GITHUB_TOKEN, with contents: write permission", tag)
+		}
+		gh, err := release.NewGitHubTags(s.Getenv("GITHUB_API_URL"), token, ci.Repository, nil)
+		if err != nil {
+			return nil, err
+		}
+		tagger = gh
+	case create:
+		tagger = release.LocalTags{Git: local}
 	}
-	return gt, nil, nil
+	gt, err := release.CheckGitTag(ctx, local, tagger, tag, b)
+	if err == nil && gt.State == release.TagTrusted {
+		// A shallow CI checkout often lacks the tag it was started for.
+		s.Logf("tag-sync: git tag %s is not in the local repository; trusting %s that it names the commit being built (%s)", tag, gt.Where, ci.SHA)
+	}
+	return gt, err
 }
 
 func notARelease(ci step.CI) error {
@@ -214,16 +184,6 @@ func dirName(dir string) string {
 	return dir
 }
 
-func gitTagState(gt gitTag) string {
-	switch gt.State {
-	case "created":
-		return "created " + gt.Where
-	case "trusted":
-		return "not in the local repository; trusted from " + gt.Where
-	}
-	return "exists " + gt.Where
-}
-
 // classify maps refusals to exit 1; anything else could not be checked.
 func classify(err error) error {
 	var r *release.Refusal
@@ -233,9 +193,9 @@ func classify(err error) error {
 	return err
 }
 
-func summary(v release.Version, gt gitTag, plan *release.Plan) string {
+func summary(v release.Version, gt *release.GitTag, plan *release.Plan) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "### tag-sync\n\n| | |\n|---|---|\n| version | `%s` |\n| git tag | `%s` at `%s`: %s |\n", v, gt.Tag, gt.SHA, gitTagState(gt))
+	fmt.Fprintf(&b, "### tag-sync\n\n| | |\n|---|---|\n| version | `%s` |\n| git tag | `%s` at `%s`: %s |\n", v, gt.Tag, gt.SHA, gt.Describe())
 	if plan == nil {
 		return b.String()
 	}
