@@ -45,6 +45,10 @@ type writtenFile struct {
 }
 
 func Run(ctx context.Context, s *step.Context) error {
+	// Outside CI, telling the commit and tag runs git: let it run while the
+	// spec loads and the configuration revision is computed.
+	ciDone := make(chan step.CI, 1)
+	go func() { ciDone <- s.CI(ctx) }()
 	p, err := spec.Load(s.String(step.SpecInput))
 	if err != nil {
 		return err
@@ -63,7 +67,7 @@ func Run(ctx context.Context, s *step.Context) error {
 			envs = append(envs, &p.Environments[i])
 		}
 	}
-	ci := s.CI(ctx)
+	ci := <-ciDone
 	opts := render.Options{
 		Image:          s.String(inImage),
 		Version:        s.StringOr(inRelease, ci.Tag),
