@@ -2,7 +2,6 @@ package validate
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,14 +14,10 @@ import (
 
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	crdvalidation "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/validation"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
-	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
-	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
-	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	serializerjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
@@ -30,15 +25,17 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	"k8s.io/kube-openapi/pkg/validation/validate"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // CRDs validates custom resources against the schemas of the
 // CustomResourceDefinitions added to it, the way kube-apiserver does on
 // create: unknown fields are what pruning would drop, defaults are applied,
-// then the OpenAPI schema, embedded resources, list types and
-// x-kubernetes-validations rules are checked.
+// then the OpenAPI schema, embedded resources and list types are checked.
+// x-kubernetes-validations (CEL) rules are neither compiled nor run: they
+// need the API server's CEL libraries, which would double validate-config's
+// size; the server runs them on apply-env's dry run and apply.
 //
 // Add must not run concurrently with other calls; once filled, Known and
 // Validate are safe for concurrent use.
@@ -60,12 +57,9 @@ type crdKind struct {
 
 // crdVersion holds what the API server builds for one version.
 type crdVersion struct {
-	served bool
-	// structural has its defaults pruned, as the API server's copy does.
+	served     bool
 	structural *structuralschema.Structural
-	validator  validation.SchemaValidator
-	// cel is nil when the schema has no x-kubernetes-validations.
-	cel *cel.Validator
+	validator  *validate.SchemaValidator
 }
 
 // FieldError is one problem in a custom resource.
@@ -122,10 +116,7 @@ func (c *CRDs) Add(crd map[string]any) error {
 			break
 		}
 	}
-	// Add takes no context: the validation uses one only to cancel CEL
-	// cost estimation, which is bounded anyway.
-	ctx := context.Background()
-	if errs := crdvalidation.ValidateCustomResourceDefinition(ctx, crdObj); len(errs) > 0 {
+	if errs := validateCRD(crdObj); len(errs) > 0 {
 		var msgs []string
 		for _, e := range errs {
 			// status is the server's; an error there follows from one in
@@ -158,18 +149,11 @@ func (c *CRDs) Add(crd map[string]any) error {
 		if err != nil {
 			return fmt.Errorf("%s: version %q: schema is not structural: %w", name, v.Name, err)
 		}
-		// NewStructural shares defaults with props; the server copies
-		// before pruning them.
-		s = s.DeepCopy()
-		if err := defaulting.PruneDefaults(s); err != nil {
-			return fmt.Errorf("%s: version %q: pruning defaults: %w", name, v.Name, err)
-		}
+		// validateCRD found the defaults pruned already, as the server
+		// requires them to be: the server's own pruning of them changes
+		// nothing.
 		cv.structural = s
-		cv.validator, _, err = validation.NewSchemaValidator(props)
-		if err != nil {
-			return fmt.Errorf("%s: version %q: building the schema validator: %w", name, v.Name, err)
-		}
-		cv.cel = cel.NewValidator(s, true, celconfig.PerCallLimit)
+		cv.validator = schemaValidator(s)
 	}
 	c.kinds[schema.GroupKind{Group: crdObj.Spec.Group, Kind: crdObj.Spec.Names.Kind}] = k
 	return nil
@@ -244,10 +228,10 @@ func (c *CRDs) Namespaced(apiVersion, kind string) (namespaced, known bool) {
 // Validate checks a custom resource against its CRD, as kube-apiserver with
 // strict field validation would on create: unknown fields (what pruning
 // drops, including unknown metadata fields), then, after defaulting, schema
-// violations, embedded resources, list-type invariants and
-// x-kubernetes-validations rules. ObjectMeta itself (name syntax, namespace)
-// is left to the checks common to all objects. obj is not modified. The
-// errors are sorted by path.
+// violations, embedded resources and list-type invariants; not
+// x-kubernetes-validations rules (see CRDs). ObjectMeta itself (name
+// syntax, namespace) is left to the checks common to all objects. obj is
+// not modified. The errors are sorted by path.
 func (c *CRDs) Validate(obj map[string]any) []FieldError {
 	apiVersion, _ := obj["apiVersion"].(string)
 	kind, _ := obj["kind"].(string)
@@ -281,21 +265,12 @@ func (c *CRDs) Validate(obj map[string]any) []FieldError {
 	if rejected {
 		return sortFieldErrors(errs)
 	}
-	defaulting.Default(u, v.structural)
+	applyDefaults(u, v.structural)
 
 	var ferrs field.ErrorList
-	ferrs = append(ferrs, validation.ValidateCustomResource(nil, u, v.validator)...)
+	ferrs = append(ferrs, schemaErrors(nil, v.validator.Validate(u))...)
 	ferrs = append(ferrs, objectmeta.Validate(nil, u, v.structural, false)...)
 	ferrs = append(ferrs, listtype.ValidateListSetsAndMaps(nil, v.structural, u)...)
-	// Like the server, skip the rules when the object's shape is already
-	// wrong; unlike it, do not add an error saying so: the object fails
-	// anyway, and the rules run once it is fixed.
-	if v.cel != nil && !hasBlockingErr(ferrs) {
-		// Validate has no context to pass on; the cost budget bounds the
-		// work.
-		celErrs, _ := v.cel.Validate(context.Background(), nil, v.structural, u, nil, celconfig.RuntimeCELCostBudget)
-		ferrs = append(ferrs, celErrs...)
-	}
 	for _, e := range ferrs {
 		errs = append(errs, FieldError{Path: fieldPath(e.Field), Message: errorBody(e)})
 	}
@@ -322,7 +297,7 @@ func (v *crdVersion) coerce(u map[string]any, crd string) (errs []FieldError, re
 	unknown(metaUnknown, "ObjectMeta")
 	apiVersion, kind := u["apiVersion"], u["kind"]
 	unknown(pruning.PruneWithOptions(u, v.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true}), "the schema of "+crd)
-	defaulting.PruneNonNullableNullsWithoutDefaults(u, v.structural)
+	pruneNulls(u, v.structural)
 	ferr, embeddedUnknown := objectmeta.CoerceWithOptions(nil, u, v.structural, false, objectmeta.CoerceOptions{ReturnUnknownFieldPaths: true})
 	unknown(embeddedUnknown, "ObjectMeta")
 	if ferr != nil {
@@ -335,18 +310,6 @@ func (v *crdVersion) coerce(u map[string]any, crd string) (errs []FieldError, re
 		}
 	}
 	return errs, false
-}
-
-// hasBlockingErr is the API server's rule (registry/customresource) for
-// skipping CEL rules on an object whose shape is already wrong.
-func hasBlockingErr(errs field.ErrorList) bool {
-	for _, err := range errs {
-		switch err.Type {
-		case field.ErrorTypeNotSupported, field.ErrorTypeRequired, field.ErrorTypeTooLong, field.ErrorTypeTooMany, field.ErrorTypeTypeInvalid:
-			return true
-		}
-	}
-	return false
 }
 
 // errorBody is e.ErrorBody() on one line, without the Go structs some
