@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,60 +58,52 @@ const DefaultPollInterval = time.Second
 // holds what the server answered to the apply, by ID: the first round
 // judges those without reading them again, so objects that are current as
 // soon as they exist (ConfigMaps, Secrets, most Services) cost nothing.
+// Each round reads the pending objects a.Workers at a time; rounds start
+// 100 ms apart and back off to a.PollInterval, so a rollout that is healthy
+// within moments is seen within moments.
 func (a *Applier) Wait(ctx context.Context, objs []*unstructured.Unstructured, seen map[string]*unstructured.Unstructured) error {
 	pending := map[string]*unstructured.Unstructured{}
 	last := map[string]string{}
 	for _, u := range objs {
 		pending[ID(u)] = u
 	}
-	tick := time.NewTicker(cmp.Or(a.PollInterval, DefaultPollInterval))
-	defer tick.Stop()
+	interval, maxInterval := 100*time.Millisecond, cmp.Or(a.PollInterval, DefaultPollInterval)
 	for {
+		ids := slices.Sorted(maps.Keys(pending))
+		results := make([]health, len(ids))
+		list := make([]*unstructured.Unstructured, len(ids))
+		for i, id := range ids {
+			list[i] = pending[id]
+		}
+		index := map[*unstructured.Unstructured]int{}
+		for i, u := range list {
+			index[u] = i
+		}
+		errs := a.parallel(ctx, list, func(u *unstructured.Unstructured) error {
+			i := index[u]
+			var err error
+			results[i], err = a.health(ctx, u, seen[ids[i]])
+			return err
+		})
+		clear(seen)
+		if ctx.Err() == nil && len(errs) > 0 {
+			return errs[0]
+		}
 		failed := map[string]string{}
-		for id, u := range pending {
-			live, err := seen[id], error(nil)
-			delete(seen, id)
-			if live == nil {
-				ri, _, rerr := a.resource(u)
-				if rerr != nil {
-					return rerr
-				}
-				live, err = ri.Get(ctx, u.GetName(), metav1.GetOptions{})
+		for i, id := range ids {
+			h := results[i]
+			if h.msg == "" {
+				continue // not read: ctx ended
 			}
-			if err != nil {
-				if ctx.Err() != nil {
-					break
-				}
-				if apierrors.IsNotFound(err) {
-					last[id] = "not found"
-					continue
-				}
-				return fmt.Errorf("%s: reading health: %w", id, err)
+			if last[id] != h.msg {
+				a.logf("  %s: %s", id, h.msg)
+				last[id] = h.msg
 			}
-			res, err := status.Compute(live)
-			if err != nil {
-				return fmt.Errorf("%s: computing health: %w", id, err)
-			}
-			msg := string(res.Status)
-			if res.Message != "" {
-				msg += ": " + res.Message
-			}
-			if res.Status == status.InProgressStatus {
-				if why, err := a.crashLooping(ctx, live); err != nil {
-					return err
-				} else if why != "" {
-					res.Status, msg = status.FailedStatus, why
-				}
-			}
-			if last[id] != msg {
-				a.logf("  %s: %s", id, msg)
-				last[id] = msg
-			}
-			switch res.Status {
+			switch h.status {
 			case status.CurrentStatus:
 				delete(pending, id)
 			case status.FailedStatus:
-				failed[id] = strings.TrimPrefix(msg, string(status.FailedStatus)+": ")
+				failed[id] = strings.TrimPrefix(h.msg, string(status.FailedStatus)+": ")
 			}
 		}
 		if len(failed) > 0 {
@@ -128,9 +122,58 @@ func (a *Applier) Wait(ctx context.Context, objs []*unstructured.Unstructured, s
 				return fmt.Errorf("waiting for health: %w", context.Cause(ctx))
 			}
 			return he
-		case <-tick.C:
+		case <-time.After(interval):
+		}
+		interval = min(2*interval, maxInterval)
+	}
+}
+
+// health is one object's health in one round of Wait.
+type health struct {
+	status status.Status
+	msg    string
+}
+
+// health reads u (unless the apply's answer live is given) and judges it
+// with kstatus, a crash-looping pod of its current revision making an
+// InProgress workload Failed.
+func (a *Applier) health(ctx context.Context, u, live *unstructured.Unstructured) (health, error) {
+	id := ID(u)
+	if live == nil {
+		ri, _, err := a.resource(u)
+		if err != nil {
+			return health{}, err
+		}
+		live, err = ri.Get(ctx, u.GetName(), metav1.GetOptions{})
+		switch {
+		case ctx.Err() != nil:
+			return health{}, nil
+		case apierrors.IsNotFound(err):
+			return health{status: status.NotFoundStatus, msg: "not found"}, nil
+		case err != nil:
+			return health{}, fmt.Errorf("%s: reading health: %w", id, err)
 		}
 	}
+	res, err := status.Compute(live)
+	if err != nil {
+		return health{}, fmt.Errorf("%s: computing health: %w", id, err)
+	}
+	h := health{status: res.Status, msg: string(res.Status)}
+	if res.Message != "" {
+		h.msg += ": " + res.Message
+	}
+	if res.Status == status.InProgressStatus {
+		why, err := a.crashLooping(ctx, live)
+		switch {
+		case ctx.Err() != nil:
+			return health{}, nil
+		case err != nil:
+			return health{}, err
+		case why != "":
+			h.status, h.msg = status.FailedStatus, why
+		}
+	}
+	return h, nil
 }
 
 // crashLooping reports a pod of the workload's current revision whose
