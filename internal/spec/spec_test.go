@@ -3,7 +3,6 @@ package spec
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,9 +12,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	sigsyaml "sigs.k8s.io/yaml"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/driftless-dev/driftless/internal/testtool"
+)
 
 func TestLoadValid(t *testing.T) {
 	t.Parallel()
@@ -154,7 +153,7 @@ func TestSchemaGolden(t *testing.T) {
 	t.Parallel()
 	golden := filepath.Join("..", "..", "schema", "pipeline.v1alpha1.json")
 	got := Schema()
-	if *update {
+	if testtool.Update() {
 		if err := os.WriteFile(golden, got, 0o644); err != nil {
 			t.Fatal(err)
 		}

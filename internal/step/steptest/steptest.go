@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -118,9 +117,6 @@ func CheckAction(t *testing.T, root string, def step.Definition, update bool) {
 	}
 }
 
-// update rewrites generated files (actions/<step>/action.yml).
-var update = flag.Bool("update", false, "rewrite actions/<step>/action.yml")
-
 // CheckDefinition checks a step's declaration, its reference page and its
 // action.yml (rewritten with -update).
 func CheckDefinition(t *testing.T, def step.Definition) {
@@ -130,7 +126,7 @@ func CheckDefinition(t *testing.T, def step.Definition) {
 	}
 	root := testtool.Root(t)
 	CheckDoc(t, root, def)
-	CheckAction(t, root, def, *update)
+	CheckAction(t, root, def, testtool.Update())
 }
 
 // Outputs parses the one JSON object a step prints with --output json

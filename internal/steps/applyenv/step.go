@@ -448,8 +448,17 @@ func summary(env *spec.Environment, d apply.Deployment, ci step.CI, out *apply.O
 	if len(out.LegacyLeft) > 0 {
 		fmt.Fprintf(&b, "Left alone, never pruned through the rename of driftless's ApplySet (delete them by hand if they are this pipeline's): %s\n\n", strings.Join(out.LegacyLeft, ", "))
 	}
-	b.WriteString("| object | change |\n|---|---|\n")
+	// What changed, object by object; unchanged objects are only counted
+	// (500 rows of "unchanged" hide the three that matter).
+	header := false
 	for _, r := range out.Results {
+		if r.Change == apply.Unchanged {
+			continue
+		}
+		if !header {
+			b.WriteString("| object | change |\n|---|---|\n")
+			header = true
+		}
 		fmt.Fprintf(&b, "| `%s` | %s |\n", r.Object, r.Change)
 	}
 	return b.String()
