@@ -2,7 +2,6 @@ package validate
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"go/format"
 	"os"
@@ -16,9 +15,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
-)
 
-var update = flag.Bool("update", false, "rewrite scopes.go from client-go's clientset")
+	"github.com/driftless-dev/driftless/internal/testtool"
+)
 
 // TestScopesMatchTheClientset: scopes.go is what client-go's clientset
 // says, read off its typed clients. -update rewrites it after a client-go
@@ -28,7 +27,7 @@ var update = flag.Bool("update", false, "rewrite scopes.go from client-go's clie
 func TestScopesMatchTheClientset(t *testing.T) {
 	t.Parallel()
 	want := clientsetScopes()
-	if *update {
+	if testtool.Update() {
 		if err := os.WriteFile("scopes.go", scopesSource(want), 0o644); err != nil {
 			t.Fatal(err)
 		}
