@@ -475,8 +475,12 @@ func (c *Context) usage(w io.Writer) {
 	fmt.Fprintf(w, "%s — %s\n\nUsage: %s [flags]\n\nInputs (flag > INPUT_<NAME> > DRIFTLESS_<NAME> > spec > default):\n", d.Name, d.Summary, d.Name)
 	for _, in := range d.AllInputs() {
 		flagForm := "--" + in.Name
-		if in.Kind != Bool {
+		switch in.Kind {
+		case Bool:
+		case String:
 			flagForm += " value"
+		default:
+			flagForm += " " + in.Kind.String() // --timeout duration
 		}
 		fmt.Fprintf(w, "  %s\n        %s\n        env: %s", flagForm, in.Description, in.EnvName())
 		if in.Default != "" {
