@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -19,8 +20,16 @@ type Options struct {
 	GitHubToken string
 	// GitHubActor is the user name sent with GitHubToken.
 	GitHubActor string
-	// Keychain overrides the default (Docker config) keychain.
+	// Keychain replaces the default credential sources: the Docker config
+	// (and the credential helpers it names), GitHubToken for ghcr.io, then
+	// Google's, Amazon ECR's and Azure's keychains for their registries.
 	Keychain authn.Keychain
+	// CloudTimeout bounds how long a cloud source may take to answer for
+	// one registry; DefaultCloudTimeout when zero.
+	CloudTimeout time.Duration
+	// Log records which credential sources answered for which registry,
+	// for Explain; NewAuthLog gives one. Nothing is recorded when nil.
+	Log *AuthLog
 	// Transport is the base transport; http.DefaultTransport when nil.
 	Transport http.RoundTripper
 	// Backoff is the retry budget (DefaultBackoff says what it covers);
@@ -78,28 +87,11 @@ func (o Options) NameOptions() []name.Option {
 }
 
 func (o Options) keychain() authn.Keychain {
-	kc := o.Keychain
-	if kc == nil {
-		kc = authn.DefaultKeychain
+	log := o.Log
+	if log == nil {
+		log = NewAuthLog()
 	}
-	if o.GitHubToken == "" {
-		return kc
-	}
-	return authn.NewMultiKeychain(ghcr{user: o.GitHubActor, token: o.GitHubToken}, kc)
-}
-
-// ghcr authenticates to GitHub's registry with the CI token.
-type ghcr struct{ user, token string }
-
-func (g ghcr) Resolve(r authn.Resource) (authn.Authenticator, error) {
-	if r.RegistryStr() != "ghcr.io" {
-		return authn.Anonymous, nil
-	}
-	user := g.user
-	if user == "" {
-		user = "token" // ghcr.io checks only the token
-	}
-	return &authn.Basic{Username: user, Password: g.token}, nil
+	return o.keychainWith(log)
 }
 
 // httpGuard refuses plain HTTP except to loopback registries: go-containerregistry
