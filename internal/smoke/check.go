@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/driftless-dev/driftless/internal/meta"
 	"github.com/driftless-dev/driftless/internal/spec"
 )
 
@@ -62,7 +63,7 @@ const RevisionHeader = "X-Config-Revision"
 // carry X-Config-Revision: ${configRevision} if it carries the header at
 // all. A field whose value the release does not know is not checked; ok is
 // false when neither is known, as there is nothing to verify then.
-func VersionCheck(rel Release) (c Check, ok bool) {
+func VersionCheck(rel meta.Release) (c Check, ok bool) {
 	c = Check{Name: VersionCheckName, Path: "/version", Method: http.MethodGet, Status: http.StatusOK, JSON: map[string]string{}, Passes: VersionPasses}
 	if rel.Version != "" {
 		c.JSON["version"] = "${version}"
@@ -161,7 +162,7 @@ var variableRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 // environment with getenv. secrets are the environment values used: the
 // caller masks them in everything it prints. Every unknown reference is
 // reported, as *UnknownVariableError values joined.
-func (c Check) Expand(rel Release, getenv func(string) string) (_ Check, secrets []string, err error) {
+func (c Check) Expand(rel meta.Release, getenv func(string) string) (_ Check, secrets []string, err error) {
 	var errs []error
 	expand := func(where, s string, env bool) string {
 		return variableRef.ReplaceAllStringFunc(s, func(m string) string {

@@ -8,10 +8,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/driftless-dev/driftless/internal/meta"
 	"github.com/driftless-dev/driftless/internal/spec"
 )
 
-var rel = Release{
+var rel = meta.Release{
 	Version:        "v1.4.2",
 	GitSHA:         "0123456789abcdef0123456789abcdef01234567",
 	Image:          "127.0.0.1:5000/pssp/api@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
@@ -61,7 +62,7 @@ func TestExpandRefuses(t *testing.T) {
 		Headers: map[string]string{"Authorization": "Bearer ${MISSING}"},
 		JSON:    map[string]string{"digest": "${digest}"},
 	}
-	_, _, err := c.Expand(Release{Version: "v1"}, func(string) string { return "" })
+	_, _, err := c.Expand(meta.Release{Version: "v1"}, func(string) string { return "" })
 	var u *UnknownVariableError
 	if !errors.As(err, &u) {
 		t.Fatalf("want *UnknownVariableError, got %v", err)
@@ -121,11 +122,11 @@ func TestVersionCheck(t *testing.T) {
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	c, ok = VersionCheck(Release{Version: "v1"})
+	c, ok = VersionCheck(meta.Release{Version: "v1"})
 	if !ok || len(c.JSON) != 1 || c.HeaderIfPresent != nil {
 		t.Errorf("version only: %+v", c)
 	}
-	if _, ok := VersionCheck(Release{GitSHA: "abc"}); ok {
+	if _, ok := VersionCheck(meta.Release{GitSHA: "abc"}); ok {
 		t.Error("ok without a version or a configuration revision: nothing would be verified")
 	}
 }

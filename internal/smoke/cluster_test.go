@@ -63,11 +63,11 @@ func TestRecorded(t *testing.T) {
 	ns := clustertest.Namespace(t, c)
 	kube := kubernetes.NewForConfigOrDie(c.RESTConfig())
 	ctx := t.Context()
-	api := smoke.Release{Version: "v1.4.2", GitSHA: gitSHA, Image: "127.0.0.1:5000/pssp/api@sha256:" + strings.Repeat("a", 64), ConfigRevision: "sha256:" + strings.Repeat("b", 64)}
-	older := smoke.Release{Version: "v1.4.1"}
+	api := meta.Release{Version: "v1.4.2", GitSHA: gitSHA, Image: "127.0.0.1:5000/pssp/api@sha256:" + strings.Repeat("a", 64), ConfigRevision: "sha256:" + strings.Repeat("b", 64)}
+	older := meta.Release{Version: "v1.4.1"}
 	deploy(t, kube, ns, "aaa-unrelated", "other", older)
 	deploy(t, kube, ns, "pssp-api", "api", api)
-	deploy(t, kube, ns, "plain", "api", smoke.Release{})
+	deploy(t, kube, ns, "plain", "api", meta.Release{})
 
 	rel, src, err := smoke.Recorded(ctx, kube, ns, "")
 	if err != nil || rel != older || src != "Deployment/"+ns+"/aaa-unrelated" {
@@ -84,12 +84,12 @@ func TestRecorded(t *testing.T) {
 		t.Errorf("with the service: %+v from %q, %v; want %+v from the Service's Deployment", rel, src, err, api)
 	}
 	empty := clustertest.Namespace(t, c)
-	if rel, src, err := smoke.Recorded(ctx, kube, empty, "pssp-api:80"); err != nil || rel != (smoke.Release{}) || src != "" {
+	if rel, src, err := smoke.Recorded(ctx, kube, empty, "pssp-api:80"); err != nil || rel != (meta.Release{}) || src != "" {
 		t.Errorf("empty namespace: %+v %q %v", rel, src, err)
 	}
 }
 
-func deploy(t *testing.T, kube kubernetes.Interface, ns, name, app string, rel smoke.Release) {
+func deploy(t *testing.T, kube kubernetes.Interface, ns, name, app string, rel meta.Release) {
 	t.Helper()
 	ann := map[string]string{}
 	for k, v := range map[string]string{

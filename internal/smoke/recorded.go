@@ -21,19 +21,19 @@ import (
 // before the others; otherwise the first annotated Deployment by name. An
 // empty Release and an empty source mean no Deployment carries the
 // annotations.
-func Recorded(ctx context.Context, kube kubernetes.Interface, namespace, service string) (Release, string, error) {
+func Recorded(ctx context.Context, kube kubernetes.Interface, namespace, service string) (meta.Release, string, error) {
 	list, err := kube.AppsV1().Deployments(namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return Release{}, "", fmt.Errorf("reading the Deployments of namespace %q for the release recorded on them: %w", namespace, err)
+		return meta.Release{}, "", fmt.Errorf("reading the Deployments of namespace %q for the release recorded on them: %w", namespace, err)
 	}
 	var annotated []appsv1.Deployment
 	for _, d := range list.Items {
-		if meta.Recorded(d.Annotations) != (Release{}) {
+		if meta.Recorded(d.Annotations) != (meta.Release{}) {
 			annotated = append(annotated, d)
 		}
 	}
 	if len(annotated) == 0 {
-		return Release{}, "", nil
+		return meta.Release{}, "", nil
 	}
 	name, _ := ServiceName(service)
 	var sel labels.Selector
@@ -42,7 +42,7 @@ func Recorded(ctx context.Context, kube kubernetes.Interface, namespace, service
 		switch {
 		case apierrors.IsNotFound(err):
 		case err != nil:
-			return Release{}, "", fmt.Errorf("reading Service/%s/%s: %w", namespace, name, err)
+			return meta.Release{}, "", fmt.Errorf("reading Service/%s/%s: %w", namespace, name, err)
 		case len(svc.Spec.Selector) > 0:
 			sel = labels.SelectorFromSet(svc.Spec.Selector)
 		}

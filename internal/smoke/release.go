@@ -4,17 +4,12 @@ import (
 	"github.com/driftless-dev/driftless/internal/meta"
 )
 
-// Release is what was deployed: the values the live service must report and
-// that expectations refer to as ${version}, ${gitSha}, ${digest} and
-// ${configRevision}.
-type Release = meta.Release
-
 // Variables names the release variables expectations may use.
 var Variables = []string{"version", "gitSha", "digest", "configRevision"}
 
 // variable returns the release variable called name; ok is false when
 // there is no such variable.
-func variable(r Release, name string) (value string, ok bool) {
+func variable(r meta.Release, name string) (value string, ok bool) {
 	switch name {
 	case "version":
 		return r.Version, true

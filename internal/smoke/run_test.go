@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/driftless-dev/driftless/internal/configrev"
+	"github.com/driftless-dev/driftless/internal/meta"
 	"github.com/driftless-dev/driftless/internal/smoke"
 	"github.com/driftless-dev/driftless/internal/smoke/smoketest"
 )
@@ -61,7 +62,7 @@ func revision(t *testing.T, dir string) string {
 }
 
 // suite expands the version check and checks for rel against target.
-func suite(t *testing.T, target string, rel smoke.Release, timeout time.Duration, checks ...smoke.Check) smoke.Suite {
+func suite(t *testing.T, target string, rel meta.Release, timeout time.Duration, checks ...smoke.Check) smoke.Suite {
 	t.Helper()
 	tg, err := smoke.URLTarget(target)
 	if err != nil {
@@ -100,7 +101,7 @@ func TestExample(t *testing.T) {
 	t.Parallel()
 	live := smoketest.Start(t, smoketest.Options{Version: version, GitSHA: gitSHA})
 	rev := revision(t, smoketest.ExampleStatic(t))
-	deployed := smoke.Release{Version: version, GitSHA: gitSHA, ConfigRevision: rev}
+	deployed := meta.Release{Version: version, GitSHA: gitSHA, ConfigRevision: rev}
 	checks := []smoke.Check{
 		{Name: "health", Path: "/healthz", Contains: "ok", MaxLatency: 2 * time.Second},
 		{Name: "catalog", Path: "/apis/catalog", JSON: map[string]string{"name": "catalog", "version": "1.0.0", "groups.1": "partners"}},
@@ -109,7 +110,7 @@ func TestExample(t *testing.T) {
 	}
 	cases := []struct {
 		name     string
-		release  smoke.Release
+		release  meta.Release
 		checks   []smoke.Check
 		want     []string
 		wantBody string
@@ -122,12 +123,12 @@ func TestExample(t *testing.T) {
 		},
 		{
 			name:    "another version fails",
-			release: smoke.Release{Version: "v1.5.0", ConfigRevision: rev},
+			release: meta.Release{Version: "v1.5.0", ConfigRevision: rev},
 			want:    []string{`version failed: json version: want "v1.5.0", got "v1.4.2"`},
 		},
 		{
 			name:    "another configuration revision fails, in the body and the header",
-			release: smoke.Release{Version: version, ConfigRevision: "sha256:" + strings.Repeat("0", 64)},
+			release: meta.Release{Version: version, ConfigRevision: "sha256:" + strings.Repeat("0", 64)},
 			want: []string{fmt.Sprintf(`version failed: json configRevision: want "sha256:%s", got %q; header X-Config-Revision: want "sha256:%[1]s", got %[2]q`,
 				strings.Repeat("0", 64), rev)},
 			wantBody: `"version":"v1.4.2"`,
@@ -168,7 +169,7 @@ func TestStaleConfiguration(t *testing.T) {
 	stale := smoketest.Start(t, smoketest.Options{Version: version, GitSHA: gitSHA, Static: smoketest.CopyStatic(t)})
 	want := revision(t, smoketest.ExampleStatic(t))
 	var c clock
-	rep := runner(&c).Run(t.Context(), suite(t, stale.URL, smoke.Release{Version: version, ConfigRevision: want}, 3*time.Second))
+	rep := runner(&c).Run(t.Context(), suite(t, stale.URL, meta.Release{Version: version, ConfigRevision: want}, 3*time.Second))
 	if rep.Failed() != 1 || !strings.Contains(rep.Results[0].Message(), "json configRevision: want "+fmt.Sprintf("%q", want)) {
 		t.Errorf("want the version check to fail on the revision, got %q", rep.Results[0].Message())
 	}
@@ -207,7 +208,7 @@ func TestStalePodBehindService(t *testing.T) {
 	t.Cleanup(lb.Close)
 	var c clock
 	rev := revision(t, smoketest.ExampleStatic(t))
-	rep := runner(&c).Run(t.Context(), suite(t, lb.URL, smoke.Release{Version: version, ConfigRevision: rev}, 2*time.Second))
+	rep := runner(&c).Run(t.Context(), suite(t, lb.URL, meta.Release{Version: version, ConfigRevision: rev}, 2*time.Second))
 	if rep.Passed() != 0 {
 		t.Errorf("passed although every other answer came from v1.4.1: %v", summary(rep))
 	}
@@ -221,7 +222,7 @@ func TestLatencyBudget(t *testing.T) {
 	}))
 	t.Cleanup(slow.Close)
 	var c clock
-	s := suite(t, slow.URL, smoke.Release{Version: version}, time.Second,
+	s := suite(t, slow.URL, meta.Release{Version: version}, time.Second,
 		smoke.Check{Name: "fast enough", Path: "/x", MaxLatency: 50 * time.Millisecond},
 		smoke.Check{Name: "generous", Path: "/x", MaxLatency: 5 * time.Second})
 	rep := runner(&c).Run(t.Context(), s)
@@ -255,7 +256,7 @@ func TestWarmUp(t *testing.T) {
 	t.Cleanup(warming.Close)
 	var c clock
 	rev := revision(t, smoketest.ExampleStatic(t))
-	rep := runner(&c).Run(t.Context(), suite(t, warming.URL, smoke.Release{Version: version, ConfigRevision: rev}, time.Minute))
+	rep := runner(&c).Run(t.Context(), suite(t, warming.URL, meta.Release{Version: version, ConfigRevision: rev}, time.Minute))
 	if rep.Failed() != 0 || rep.Results[0].Attempts != 4+smoke.VersionPasses {
 		t.Errorf("got %v after %d attempts; want a pass after 4 failures and %d passes", summary(rep), rep.Results[0].Attempts, smoke.VersionPasses)
 	}
@@ -277,7 +278,7 @@ func TestRedirectsNotFollowed(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	var c clock
-	rep := runner(&c).Run(t.Context(), suite(t, srv.URL, smoke.Release{Version: version}, time.Second,
+	rep := runner(&c).Run(t.Context(), suite(t, srv.URL, meta.Release{Version: version}, time.Second,
 		smoke.Check{Name: "moved", Path: "/old", Status: http.StatusMovedPermanently},
 		smoke.Check{Name: "followed", Path: "/old"}))
 	if diff := cmp.Diff([]string{"version passed", "moved passed", "followed failed: status: want 200, got 301"}, summary(rep)); diff != "" {
@@ -294,7 +295,7 @@ func TestDeadline(t *testing.T) {
 	}))
 	t.Cleanup(down.Close)
 	var c clock
-	rep := runner(&c).Run(t.Context(), suite(t, down.URL, smoke.Release{Version: version}, 30*time.Second,
+	rep := runner(&c).Run(t.Context(), suite(t, down.URL, meta.Release{Version: version}, 30*time.Second,
 		smoke.Check{Name: "second", Path: "/healthz"}))
 	var total time.Duration
 	for _, d := range c.slept {
@@ -307,7 +308,7 @@ func TestDeadline(t *testing.T) {
 		t.Errorf("%v; the second check was tried %d times, want it retried in the time left", summary(rep), rep.Results[1].Attempts)
 	}
 	c.offset += time.Minute
-	s := suite(t, down.URL, smoke.Release{Version: version}, 0)
+	s := suite(t, down.URL, meta.Release{Version: version}, 0)
 	if rep := runner(&c).Run(t.Context(), s); rep.Results[0].Attempts != 1 {
 		t.Errorf("a check past the deadline was tried %d times, want once", rep.Results[0].Attempts)
 	}
@@ -332,7 +333,7 @@ func TestCredentialsStayWithTarget(t *testing.T) {
 	other := httptest.NewServer(record("other"))
 	t.Cleanup(api.Close)
 	t.Cleanup(other.Close)
-	s := suite(t, api.URL, smoke.Release{Version: version}, time.Second, smoke.Check{Name: "elsewhere", Path: other.URL + "/x"})
+	s := suite(t, api.URL, meta.Release{Version: version}, time.Second, smoke.Check{Name: "elsewhere", Path: other.URL + "/x"})
 	s.Target.Client = &http.Client{Transport: bearer{"cluster-token"}}
 	var c clock
 	if rep := runner(&c).Run(t.Context(), s); rep.Failed() != 0 {
@@ -362,7 +363,7 @@ func TestCancelled(t *testing.T) {
 	t.Cleanup(down.Close)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	rep := (&smoke.Runner{}).Run(ctx, suite(t, down.URL, smoke.Release{Version: version}, time.Hour))
+	rep := (&smoke.Runner{}).Run(ctx, suite(t, down.URL, meta.Release{Version: version}, time.Hour))
 	if ctx.Err() == nil || rep.Failed() != 1 || rep.Results[0].Attempts != 1 {
 		t.Errorf("cancelled run: %v", summary(rep))
 	}
@@ -388,7 +389,7 @@ func TestServiceWithoutVersionEndpoint(t *testing.T) {
 			srv := httptest.NewServer(tc.handler)
 			t.Cleanup(srv.Close)
 			var c clock
-			rep := runner(&c).Run(t.Context(), suite(t, srv.URL, smoke.Release{Version: version}, time.Second))
+			rep := runner(&c).Run(t.Context(), suite(t, srv.URL, meta.Release{Version: version}, time.Second))
 			if rep.Failed() != 1 {
 				t.Fatalf("%v", summary(rep))
 			}

@@ -97,7 +97,7 @@ func Run(ctx context.Context, s *step.Context) error {
 		timeout = s.Duration(inTimeout)
 	}
 	reg := access.Registry(s, ci, Definition.Name)
-	given := smoke.Release{Version: s.String(inRelease), GitSHA: s.String(inGitSha), Image: s.String(inImage), ConfigRevision: s.String(inConfigRevision)}
+	given := meta.Release{Version: s.String(inRelease), GitSHA: s.String(inGitSha), Image: s.String(inImage), ConfigRevision: s.String(inConfigRevision)}
 	if given.Image != "" {
 		if _, err := name.NewDigest(given.Image, reg.NameOptions()...); err != nil {
 			return fmt.Errorf("input %q: %q is not an image pinned by digest (repo@sha256:<64 hex>, as bake-image outputs): %w", "image", given.Image, err)
@@ -297,7 +297,7 @@ func connect(ctx context.Context, s *step.Context) (*rest.Config, kubernetes.Int
 
 // expected is the release the live service must be: inputs, else what
 // kustomize-render recorded on the live Deployment, else the CI context.
-func expected(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spec.Environment, ci step.CI, given smoke.Release, tg *checkTarget, kc kubernetes.Interface) (smoke.Release, error) {
+func expected(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spec.Environment, ci step.CI, given meta.Release, tg *checkTarget, kc kubernetes.Interface) (meta.Release, error) {
 	sources := []meta.Source{
 		{Name: "input release", Release: meta.Release{Version: given.Version}},
 		{Name: "input config-revision", Release: meta.Release{ConfigRevision: given.ConfigRevision}},
@@ -396,7 +396,7 @@ func writeJUnit(s *step.Context, rep *smoke.Report) error {
 }
 
 // record attaches the evidence that every check passed to the image.
-func record(ctx context.Context, s *step.Context, env *spec.Environment, ci step.CI, rel smoke.Release, rep *smoke.Report, signer *evidence.Signer, reg registry.Options) (string, error) {
+func record(ctx context.Context, s *step.Context, env *spec.Environment, ci step.CI, rel meta.Release, rep *smoke.Report, signer *evidence.Signer, reg registry.Options) (string, error) {
 	if !s.Bool(inRecordEvidence) {
 		s.Logf("smoke-test: evidence not recorded: record-evidence is false")
 		return "", nil
@@ -442,7 +442,7 @@ func record(ctx context.Context, s *step.Context, env *spec.Environment, ci step
 	return ref.String(), nil
 }
 
-func summary(env *spec.Environment, tg *checkTarget, rel smoke.Release, rep *smoke.Report, evidenceRef string) string {
+func summary(env *spec.Environment, tg *checkTarget, rel meta.Release, rep *smoke.Report, evidenceRef string) string {
 	var b strings.Builder
 	verdict := fmt.Sprintf("✅ %d passed", rep.Passed())
 	if rep.Failed() > 0 {
