@@ -170,7 +170,7 @@ func exitOf(err error) string {
 	return err.Error()
 }
 
-func releases(rs []*apply.Release) string {
+func releases(rs []*apply.ReleaseRecord) string {
 	var b []string
 	for _, r := range rs {
 		b = append(b, fmt.Sprintf("{%d %s %s %s}", r.Revision, r.Status, r.Version, r.Digest))

@@ -227,7 +227,7 @@ runs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	history := func(env, ns string) []*apply.Release {
+	history := func(env, ns string) []*apply.ReleaseRecord {
 		rs, err := apply.History(t.Context(), clients, apply.Owner{Pipeline: "hello", Env: env, Namespace: ns}, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -153,10 +153,10 @@ func (e *RefusedError) Unwrap() []error { return e.Problems }
 type Plan struct {
 	d       Deployment
 	owner   Owner
-	history []*Release
-	prev    *Release
-	target  *Release // the release a rollback restores
-	rel     *Release
+	history []*ReleaseRecord
+	prev    *ReleaseRecord
+	target  *ReleaseRecord // the release a rollback restores
+	rel     *ReleaseRecord
 	objs    []*unstructured.Unstructured
 	checked map[string]planned
 	// snapshot holds the live release's Secret values, read before this
@@ -171,7 +171,7 @@ type Plan struct {
 func (p *Plan) Objects() []*unstructured.Unstructured { return p.objs }
 
 // Release is what the plan records: the version and digest deployed.
-func (p *Plan) Release() *Release { return p.rel }
+func (p *Plan) Release() *ReleaseRecord { return p.rel }
 
 // Deploy prepares d and runs it.
 func (a *Applier) Deploy(ctx context.Context, d Deployment) (*Outcome, error) {
@@ -232,7 +232,7 @@ func (a *Applier) readHistory(ctx context.Context, p *Plan) error {
 	}
 	p.history, p.prev = history, LastDeployed(history)
 	d := p.d
-	p.rel = &Release{Status: StatusDeployed, Digest: d.Digest, GitSHA: d.GitSHA, Version: d.Version, Override: d.Override, Manifests: d.Manifests}
+	p.rel = &ReleaseRecord{Status: StatusDeployed, Digest: d.Digest, GitSHA: d.GitSHA, Version: d.Version, Override: d.Override, Manifests: d.Manifests}
 	if !d.Rollback {
 		if p.prev != nil && older(d.Version, p.prev.Version) {
 			return &OutdatedError{Owner: p.owner, Version: d.Version, Live: p.prev.Version, LiveRevision: p.prev.Revision}
@@ -244,7 +244,7 @@ func (a *Applier) readHistory(ctx context.Context, p *Plan) error {
 		return &RefusedError{Owner: p.owner, Problems: []error{errors.New("nothing to roll back to: the environment has no deployed release before the live one")}}
 	}
 	p.target = target
-	p.rel = &Release{Status: StatusDeployed, Digest: target.Digest, GitSHA: target.GitSHA, Version: target.Version, Manifests: target.Manifests, RollbackOf: target.Revision}
+	p.rel = &ReleaseRecord{Status: StatusDeployed, Digest: target.Digest, GitSHA: target.GitSHA, Version: target.Version, Manifests: target.Manifests, RollbackOf: target.Revision}
 	return nil
 }
 
@@ -532,7 +532,7 @@ func changed(rs []Result) bool {
 // deployed release before cur, where a rollback release counts as the
 // release it restored, so repeated rollbacks walk back in time rather
 // than flip between the last two releases.
-func rollbackTarget(history []*Release, cur *Release) *Release {
+func rollbackTarget(history []*ReleaseRecord, cur *ReleaseRecord) *ReleaseRecord {
 	if cur == nil {
 		return nil
 	}

@@ -195,7 +195,7 @@ func TestLegacyNamesAdopted(t *testing.T) {
 func legacyRelease(t *testing.T, e *env, rev int, manifests []byte) {
 	t.Helper()
 	o := e.owner()
-	r := &Release{Status: StatusDeployed, Digest: "sha256:old", Version: "v1", Manifests: manifests, Time: time.Now()}
+	r := &ReleaseRecord{Status: StatusDeployed, Digest: "sha256:old", Version: "v1", Manifests: manifests, Time: time.Now()}
 	if _, err := Record(context.Background(), e.a.C, o, r, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -459,8 +459,8 @@ func TestTrimKeepsLastHealthy(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	o := e.owner()
-	good := &Release{Status: StatusDeployed, Version: "v1", Manifests: []byte("{}"), Time: time.Now()}
-	history := []*Release{}
+	good := &ReleaseRecord{Status: StatusDeployed, Version: "v1", Manifests: []byte("{}"), Time: time.Now()}
+	history := []*ReleaseRecord{}
 	if _, err := Record(ctx, e.a.C, o, good, history); err != nil {
 		t.Fatal(err)
 	}
@@ -469,7 +469,7 @@ func TestTrimKeepsLastHealthy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Record(ctx, e.a.C, o, &Release{Status: StatusFailed, Version: fmt.Sprintf("v2.%d", i), Manifests: []byte("{}"), Time: time.Now()}, h); err != nil {
+		if _, err := Record(ctx, e.a.C, o, &ReleaseRecord{Status: StatusFailed, Version: fmt.Sprintf("v2.%d", i), Manifests: []byte("{}"), Time: time.Now()}, h); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -51,8 +51,9 @@ const (
 // HistoryLimit bounds the releases kept per environment.
 const HistoryLimit = 10
 
-// Release is one recorded deployment of an environment.
-type Release struct {
+// ReleaseRecord is one recorded deployment of an environment: the release
+// (meta.Release says which) with its revision, status and manifests.
+type ReleaseRecord struct {
 	// Name is the Secret the release is recorded in.
 	Name     string
 	Revision int
@@ -78,14 +79,14 @@ type Release struct {
 }
 
 // Objects parses the release's manifests.
-func (r *Release) Objects() ([]*unstructured.Unstructured, error) { return Parse(r.Manifests) }
+func (r *ReleaseRecord) Objects() ([]*unstructured.Unstructured, error) { return Parse(r.Manifests) }
 
 // History reads the owner's releases, newest first. Releases recorded
 // before names carried the pipeline (labelled with the environment only)
 // are the owner's history too when none of its own exist yet and their
 // manifests run one of imageRepos, the pipeline's image: Adopt then
 // labels them as the owner's.
-func History(ctx context.Context, c *kube.Clients, o Owner, imageRepos []string) ([]*Release, error) {
+func History(ctx context.Context, c *kube.Clients, o Owner, imageRepos []string) ([]*ReleaseRecord, error) {
 	own, err := listReleases(ctx, c, o.Namespace, LabelRelease+"=true,"+LabelPipeline+"="+o.Pipeline+","+LabelEnvironment+"="+o.Env)
 	if err != nil || len(own) > 0 || len(imageRepos) == 0 {
 		return own, err
@@ -94,7 +95,7 @@ func History(ctx context.Context, c *kube.Clients, o Owner, imageRepos []string)
 	if err != nil {
 		return nil, err
 	}
-	var out []*Release
+	var out []*ReleaseRecord
 	for _, r := range legacy {
 		objs, err := r.Objects()
 		if err != nil {
@@ -113,7 +114,7 @@ func History(ctx context.Context, c *kube.Clients, o Owner, imageRepos []string)
 }
 
 // Adopt labels the legacy releases of a history as the owner's.
-func Adopt(ctx context.Context, c *kube.Clients, o Owner, history []*Release) error {
+func Adopt(ctx context.Context, c *kube.Clients, o Owner, history []*ReleaseRecord) error {
 	for _, r := range history {
 		if !r.legacy {
 			continue
@@ -136,12 +137,12 @@ func Adopt(ctx context.Context, c *kube.Clients, o Owner, history []*Release) er
 	return nil
 }
 
-func listReleases(ctx context.Context, c *kube.Clients, namespace, selector string) ([]*Release, error) {
+func listReleases(ctx context.Context, c *kube.Clients, namespace, selector string) ([]*ReleaseRecord, error) {
 	list, err := c.Kube.CoreV1().Secrets(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		return nil, fmt.Errorf("reading the release history in namespace %q: %w", namespace, err)
 	}
-	var out []*Release
+	var out []*ReleaseRecord
 	for _, s := range list.Items {
 		if s.Type != ReleaseSecretType {
 			continue
@@ -157,7 +158,7 @@ func listReleases(ctx context.Context, c *kube.Clients, namespace, selector stri
 }
 
 // LastDeployed returns the newest successful release, or nil.
-func LastDeployed(h []*Release) *Release {
+func LastDeployed(h []*ReleaseRecord) *ReleaseRecord {
 	for _, r := range h {
 		if r.Status == StatusDeployed {
 			return r
@@ -166,12 +167,12 @@ func LastDeployed(h []*Release) *Release {
 	return nil
 }
 
-func fromSecret(s *corev1.Secret) (*Release, error) {
+func fromSecret(s *corev1.Secret) (*ReleaseRecord, error) {
 	rev, err := strconv.Atoi(s.Labels[LabelRevision])
 	if err != nil {
 		return nil, fmt.Errorf("label %s %q is not a number", LabelRevision, s.Labels[LabelRevision])
 	}
-	r := &Release{Name: s.Name, Revision: rev, DriftCorrected: s.Annotations[annotationDriftCorrected], Note: s.Annotations[annotationNote], Status: s.Annotations[annotationStatus], Digest: s.Annotations[annotationDigest],
+	r := &ReleaseRecord{Name: s.Name, Revision: rev, DriftCorrected: s.Annotations[annotationDriftCorrected], Note: s.Annotations[annotationNote], Status: s.Annotations[annotationStatus], Digest: s.Annotations[annotationDigest],
 		GitSHA: s.Annotations[meta.AnnotationGitSHA], Version: s.Annotations[meta.AnnotationVersion], Override: s.Annotations[annotationOverride]}
 	r.Time, _ = time.Parse(time.RFC3339, s.Annotations[annotationTime])
 	r.RollbackOf, _ = strconv.Atoi(s.Annotations[annotationRollbackOf])
@@ -188,7 +189,7 @@ func fromSecret(s *corev1.Secret) (*Release, error) {
 // Record stores a release as the next revision and trims the history to
 // HistoryLimit releases, never evicting the newest deployed one: it is what
 // automatic rollback and --rollback restore.
-func Record(ctx context.Context, c *kube.Clients, o Owner, r *Release, history []*Release) (int, error) {
+func Record(ctx context.Context, c *kube.Clients, o Owner, r *ReleaseRecord, history []*ReleaseRecord) (int, error) {
 	r.Revision = 1
 	if len(history) > 0 {
 		r.Revision = history[0].Revision + 1
@@ -226,7 +227,7 @@ func Record(ctx context.Context, c *kube.Clients, o Owner, r *Release, history [
 	if _, err := c.Kube.CoreV1().Secrets(o.Namespace).Create(ctx, s, metav1.CreateOptions{FieldManager: FieldManager}); err != nil {
 		return 0, fmt.Errorf("recording release %d of %s in Secret/%s/%s: %w", r.Revision, o, o.Namespace, s.Name, err)
 	}
-	all := append([]*Release{r}, history...)
+	all := append([]*ReleaseRecord{r}, history...)
 	keep := LastDeployed(all)
 	for i, old := range all {
 		if i >= HistoryLimit && old != keep {
@@ -246,7 +247,7 @@ func gzipped(b []byte) []byte {
 
 // markDriftCorrected records on release r that a re-apply of it put back
 // the objects named, changed in the cluster since.
-func markDriftCorrected(ctx context.Context, c *kube.Clients, o Owner, r *Release, when time.Time, objects []string) error {
+func markDriftCorrected(ctx context.Context, c *kube.Clients, o Owner, r *ReleaseRecord, when time.Time, objects []string) error {
 	r.DriftCorrected = when.UTC().Format(time.RFC3339) + ": " + strings.Join(objects, ", ")
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{annotationDriftCorrected: r.DriftCorrected}}})
 	if err != nil {
