@@ -2,7 +2,6 @@ package gate
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -123,18 +122,31 @@ func (r Report) Refused() []Result {
 	return out
 }
 
-// Err is nil when every gate passed, else a failed-check error (exit code 1)
-// naming each refusing gate and why.
+// Err is nil when every gate passed, else a *RefusedError naming each
+// refusing gate and why.
 func (r Report) Err() error {
 	refused := r.Refused()
 	if len(refused) == 0 {
 		return nil
 	}
-	errs := make([]error, len(refused))
-	for i, g := range refused {
-		errs[i] = fmt.Errorf("%s: %s", g.Name, g.Detail)
+	return &RefusedError{Digest: r.Digest, Environment: r.Environment, Refused: refused}
+}
+
+// RefusedError is a promotion the gates refused: a failed check (the steps
+// exit 1), not a step that could not run.
+type RefusedError struct {
+	Digest, Environment string
+	// Refused are the gates that refused, in the report's order.
+	Refused []Result
+}
+
+func (e *RefusedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "promotion of %s to environment %q refused by %d gate(s):", e.Digest, e.Environment, len(e.Refused))
+	for _, g := range e.Refused {
+		fmt.Fprintf(&b, "\n%s: %s", g.Name, g.Detail)
 	}
-	return step.Failed(fmt.Errorf("promotion of %s to environment %q refused by %d gate(s):\n%w", r.Digest, r.Environment, len(refused), errors.Join(errs...)))
+	return b.String()
 }
 
 // Evaluate runs every gate of in.Environment's promotion. An environment

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -510,8 +511,9 @@ func TestEveryGateReported(t *testing.T) {
 		t.Error("Passed() = true")
 	}
 	err := r.Err()
-	if step.ExitCode(err) != step.ExitFailed {
-		t.Errorf("Err() exits %d, want %d (a failed check)", step.ExitCode(err), step.ExitFailed)
+	var refused *RefusedError
+	if !errors.As(err, &refused) || len(refused.Refused) != 5 || refused.Environment != "prod" {
+		t.Errorf("Err() = %#v, want a *RefusedError with the 5 gates", err)
 	}
 	if !strings.Contains(err.Error(), "refused by 5 gate(s):\nfrom: test: no evidence") {
 		t.Errorf("Err() = %v", err)
