@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,7 +25,8 @@ import (
 
 // Names the cluster gives things tests may refer to.
 const (
-	// NodeName is the fake node KWOK runs every pod on.
+	// NodeName is the fake node KWOK runs every pod on (RealNodeName is
+	// the real node's).
 	NodeName = "kwok-node"
 	// StorageClass is the default StorageClass; the pool of
 	// PersistentVolumes belongs to it.
@@ -37,7 +39,8 @@ const (
 	VolumePoolLabel = "driftless.dev/volume-pool"
 )
 
-// Address ranges inside the cluster; nothing listens on them.
+// Address ranges inside a cluster with KWOK's node; nothing listens on
+// them. A real node's come from its slot (slotState).
 const (
 	serviceCIDR = "10.96.0.0/16"
 	podCIDR     = "10.244.0.0/16"
@@ -59,6 +62,10 @@ type Cluster struct {
 	removeDir  bool
 	kubeconfig string
 	config     *rest.Config
+	// registry is the cluster's own registry's host:port, node its real
+	// node; both only WithRealNode.
+	registry string
+	node     *nodeState
 
 	mu    sync.Mutex
 	procs []*process
@@ -81,9 +88,17 @@ func Start(ctx context.Context, opts ...Option) (_ *Cluster, err error) {
 		return nil, fmt.Errorf("starting a cluster: %d volumes; want 0 or more", o.volumes)
 	}
 
+	var host map[string]string
+	names := []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+	if o.realNode {
+		if host, err = checkNodeHost(); err != nil {
+			return nil, fmt.Errorf("starting a cluster: %w", err)
+		}
+		names = append(names[:4], "kubelet", "kube-proxy", "nsrelay")
+	}
 	fmt.Fprintf(o.progress, "cluster: finding the binaries\n")
 	bins := map[string]string{}
-	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
+	for _, name := range names {
 		if bins[name], err = o.binary(name); err != nil {
 			return nil, fmt.Errorf("starting a cluster: %w", err)
 		}
@@ -116,18 +131,51 @@ func Start(ctx context.Context, opts ...Option) (_ *Cluster, err error) {
 			return nil, err
 		}
 	}
+	// The volumes' directories must be reachable by the pods' users.
+	if err := os.Chmod(c.dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(filepath.Join(c.dir, "volumes"), 0o755); err != nil {
+		return nil, err
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 
-	ports, err := freePorts(5)
+	ports, err := freePorts(8)
 	if err != nil {
 		return nil, err
 	}
 	etcdPort, peerPort, apiPort, kcmPort, schedPort := ports[0], ports[1], ports[2], ports[3], ports[4]
 	server := "https://127.0.0.1:" + strconv.Itoa(apiPort)
+	state := state{Server: server}
 
-	p, err := newPKI(time.Now())
+	services, kubernetesIP := serviceCIDR, net.IPv4(10, 96, 0, 1)
+	var slotLock *os.File
+	if o.realNode {
+		n, lock, err := claimSlot()
+		if n == nil {
+			return nil, err
+		}
+		slotLock = lock
+		defer slotLock.Close() // the node's namespace holder keeps its own copy
+		if err != nil {
+			// Another slot's leftovers; this one is fine.
+			fmt.Fprintf(o.progress, "cluster: %v\n", err)
+		}
+		if n.Sysctls, err = readSysctls(); err != nil {
+			return nil, err
+		}
+		c.node = n
+		state.Node = n
+		// Recorded before anything of the node exists, so Stop finds it.
+		if err := writeState(c.dir, state); err != nil {
+			return nil, err
+		}
+		services, kubernetesIP = n.ServiceCIDR.String(), n.kubernetesIP().AsSlice()
+	}
+
+	p, err := newPKI(time.Now(), kubernetesIP, RealNodeName)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +183,7 @@ func Start(ctx context.Context, opts ...Option) (_ *Cluster, err error) {
 		return nil, err
 	}
 	c.kubeconfig = filepath.Join(c.dir, "kubeconfig")
-	if err := writeKubeconfig(c.kubeconfig, server, p); err != nil {
+	if err := writeKubeconfig(c.kubeconfig, server, p.caCert, p.adminCert, p.adminKey, "driftless-admin"); err != nil {
 		return nil, err
 	}
 	if c.config, err = clientcmd.BuildConfigFromFlags("", c.kubeconfig); err != nil {
@@ -150,12 +198,15 @@ func Start(ctx context.Context, opts ...Option) (_ *Cluster, err error) {
 	}
 
 	env := []string{"HOME=" + filepath.Join(c.dir, "home"), "PATH=/usr/local/bin:/usr/bin:/bin"}
-	state := state{Server: server, Kubeconfig: c.kubeconfig}
-	run := func(name string, args ...string) error {
-		fmt.Fprintf(o.progress, "cluster: starting %s\n", name)
-		p, err := spawn(name, bins[name], c.dir, args, env, o.detach)
+	state.Kubeconfig = c.kubeconfig
+	start := func(np nodeProcess, l launch) (*process, error) {
+		fmt.Fprintf(o.progress, "cluster: starting %s\n", np.name)
+		if np.env == nil {
+			np.env = env
+		}
+		p, err := spawn(np.name, np.path, c.dir, np.args, np.env, o.detach, l)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		c.mu.Lock()
 		c.procs = append(c.procs, p)
@@ -163,7 +214,11 @@ func Start(ctx context.Context, opts ...Option) (_ *Cluster, err error) {
 		// Recorded at once, so scripts/cluster stop finds the processes
 		// even if this program dies before the cluster is up.
 		state.Processes = append(state.Processes, p.Process)
-		return writeState(c.dir, state)
+		return p, writeState(c.dir, state)
+	}
+	run := func(name string, args ...string) error {
+		_, err := start(nodeProcess{name: name, path: bins[name], args: args}, launch{})
+		return err
 	}
 	path := func(name string) string { return filepath.Join(c.dir, name) }
 	etcd := "http://127.0.0.1:" + strconv.Itoa(etcdPort)
@@ -202,8 +257,16 @@ func Start(ctx context.Context, opts ...Option) (_ *Cluster, err error) {
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file="+path(saPubFile),
 		"--service-account-signing-key-file="+path(saKeyFile),
-		"--service-cluster-ip-range="+serviceCIDR,
-		"--authorization-mode=RBAC",
+		"--service-cluster-ip-range="+services,
+		// The Node authorizer and NodeRestriction confine a kubelet to
+		// its own node and pods, as on a real cluster.
+		"--authorization-mode=Node,RBAC",
+		"--enable-admission-plugins=NodeRestriction",
+		"--kubelet-client-certificate="+path(kubeletClientCertFile),
+		"--kubelet-client-key="+path(kubeletClientKeyFile),
+		// The real node's kubelet listens on 127.0.0.1 only; its host
+		// name (RealNodeName) resolves to that.
+		"--kubelet-preferred-address-types=Hostname,InternalIP",
 		// The kubernetes Service would point at 127.0.0.1, which
 		// EndpointSlices refuse; nothing here needs it.
 		"--endpoint-reconciler-type=none",
@@ -249,29 +312,60 @@ func Start(ctx context.Context, opts ...Option) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	kwokArgs := []string{
-		"--kubeconfig=" + c.kubeconfig,
-		"--manage-all-nodes=false",
-		"--manage-nodes-with-annotation-selector=" + nodeAnnotation + "=fake",
-		"--node-ip=127.0.0.1",
-		// kwok's default of 40 only comes with a KwokConfiguration;
-		// without a Lease the node lifecycle controller marks the node
-		// Unknown and taints it every 50 seconds.
-		"--node-lease-duration-seconds=40",
-		"--cidr=" + podCIDR,
-	}
-	for _, f := range stageFiles {
-		kwokArgs = append(kwokArgs, "--config="+f)
-	}
-	if err := run("kwok", kwokArgs...); err != nil {
-		return nil, err
+	nodeName := NodeName
+	if o.realNode {
+		nodeName = RealNodeName
+		c.registry = "127.0.0.1:" + strconv.Itoa(ports[5])
+		state.Registry = c.registry
+		cfg, err := c.registryConfig(ports[5])
+		if err != nil {
+			return nil, err
+		}
+		if _, err := start(nodeProcess{name: "registry", path: host["docker-registry"], args: []string{"serve", cfg}}, launch{}); err != nil {
+			return nil, err
+		}
+		if err := c.waitFor(ctx, "the registry", func(ctx context.Context) error { return registryUp(ctx, c.registry) }); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(o.progress, "cluster: pushing the pause image to %s\n", c.registry)
+		pause, err := pushPause(ctx, o.binary, c.registry)
+		if err != nil {
+			return nil, err
+		}
+		f := nodeFiles{c.dir}
+		nodePorts := nodePorts{kubelet: ports[6], stream: ports[7]}
+		if err := writeNodeFiles(f, c.node, host, pause, c.registry, server, p, nodePorts); err != nil {
+			return nil, err
+		}
+		progress := func(what string) { fmt.Fprintf(o.progress, "cluster: starting %s\n", what) }
+		if err := c.startNode(ctx, c.node, slotLock, host, bins, server, start, progress); err != nil {
+			return nil, err
+		}
+	} else {
+		kwokArgs := []string{
+			"--kubeconfig=" + c.kubeconfig,
+			"--manage-all-nodes=false",
+			"--manage-nodes-with-annotation-selector=" + nodeAnnotation + "=fake",
+			"--node-ip=127.0.0.1",
+			// kwok's default of 40 only comes with a KwokConfiguration;
+			// without a Lease the node lifecycle controller marks the node
+			// Unknown and taints it every 50 seconds.
+			"--node-lease-duration-seconds=40",
+			"--cidr=" + podCIDR,
+		}
+		for _, f := range stageFiles {
+			kwokArgs = append(kwokArgs, "--config="+f)
+		}
+		if err := run("kwok", kwokArgs...); err != nil {
+			return nil, err
+		}
 	}
 
-	fmt.Fprintf(o.progress, "cluster: creating the node, the storage class and %d volumes\n", o.volumes)
-	if err := c.createObjects(ctx, o.volumes, o.volumeSize); err != nil {
+	fmt.Fprintf(o.progress, "cluster: creating the storage class and %d volumes\n", o.volumes)
+	if err := c.createObjects(ctx, o.volumes, o.volumeSize, !o.realNode); err != nil {
 		return nil, err
 	}
-	if err := c.waitReady(ctx, schedPort); err != nil {
+	if err := c.waitReady(ctx, schedPort, nodeName); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(o.progress, "cluster: ready at %s\n", server)
@@ -286,7 +380,7 @@ func Open(dir string) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the cluster in %q: %w", dir, err)
 	}
-	c := &Cluster{dir: dir, kubeconfig: s.Kubeconfig}
+	c := &Cluster{dir: dir, kubeconfig: s.Kubeconfig, registry: s.Registry, node: s.Node}
 	for _, p := range s.Processes {
 		c.procs = append(c.procs, &process{Process: p})
 	}
@@ -307,6 +401,29 @@ func (c *Cluster) RESTConfig() *rest.Config { return rest.CopyConfig(c.config) }
 // Dir returns the directory holding the cluster's files; the logs are in
 // its logs/ subdirectory.
 func (c *Cluster) Dir() string { return c.dir }
+
+// Registry returns the host:port of the cluster's own registry on
+// 127.0.0.1, which the real node pulls from, or "" without WithRealNode.
+func (c *Cluster) Registry() string { return c.registry }
+
+// NodeName returns the name of the cluster's node: RealNodeName
+// WithRealNode, NodeName otherwise.
+func (c *Cluster) NodeName() string {
+	if c.node != nil {
+		return RealNodeName
+	}
+	return NodeName
+}
+
+// NodeCgroup returns the cgroup (in every hierarchy, below its root) every
+// process of the real node runs in, its containers too, or "" without
+// WithRealNode.
+func (c *Cluster) NodeCgroup() string {
+	if c.node == nil {
+		return ""
+	}
+	return c.node.Cgroup
+}
 
 // Processes returns the cluster's programs in the order they started.
 func (c *Cluster) Processes() []Process {
@@ -367,11 +484,18 @@ func (c *Cluster) REST(gv schema.GroupVersion) (*rest.RESTClient, error) {
 
 // Stop kills every program of the cluster (their whole process groups),
 // waits until they are gone, and removes the directory if Start made it.
-// Stopping a stopped cluster does nothing.
+// A real node goes first, with everything it made on the host: every
+// process in its cgroup (the containers too), its namespaces and with
+// them its mounts, links and iptables chains, then its cgroups; the
+// kernel settings kubelet sets are checked and restored. Stopping a
+// stopped cluster does nothing.
 func (c *Cluster) Stop() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var errs []error
+	if c.node != nil {
+		errs = append(errs, sweep(c.node), unmountUnder(c.dir))
+	}
 	for _, p := range slices.Backward(c.procs) {
 		errs = append(errs, p.kill())
 	}
@@ -425,14 +549,14 @@ func httpOK(ctx context.Context, client *http.Client, url string) error {
 	return nil
 }
 
-func writeKubeconfig(path, server string, p *pki) error {
+func writeKubeconfig(path, server string, caCert, cert, key []byte, user string) error {
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["driftless"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: p.caCert}
-	cfg.AuthInfos["driftless-admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: p.adminCert, ClientKeyData: p.adminKey}
-	cfg.Contexts["driftless"] = &clientcmdapi.Context{Cluster: "driftless", AuthInfo: "driftless-admin", Namespace: "default"}
+	cfg.Clusters["driftless"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caCert}
+	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{ClientCertificateData: cert, ClientKeyData: key}
+	cfg.Contexts["driftless"] = &clientcmdapi.Context{Cluster: "driftless", AuthInfo: user, Namespace: "default"}
 	cfg.CurrentContext = "driftless"
 	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		return fmt.Errorf("writing the kubeconfig: %w", err)
+		return fmt.Errorf("writing the kubeconfig %s: %w", path, err)
 	}
 	return nil
 }

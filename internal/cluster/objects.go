@@ -19,10 +19,10 @@ import (
 // nodeAnnotation marks the nodes KWOK manages (--manage-nodes-with-annotation-selector).
 const nodeAnnotation = "kwok.x-k8s.io/node"
 
-// createObjects creates what a kubelet and a storage provisioner would
-// otherwise bring: the node, a default StorageClass and the pool of
-// volumes claims bind to.
-func (c *Cluster) createObjects(ctx context.Context, volumes int, size resource.Quantity) error {
+// createObjects creates what a storage provisioner would otherwise bring,
+// a default StorageClass and the pool of volumes claims bind to, and, for
+// KWOK, the node a kubelet would register.
+func (c *Cluster) createObjects(ctx context.Context, volumes int, size resource.Quantity, kwokNode bool) error {
 	core, err := c.REST(corev1.SchemeGroupVersion)
 	if err != nil {
 		return err
@@ -41,8 +41,10 @@ func (c *Cluster) createObjects(ctx context.Context, volumes int, size resource.
 			"type":                   "kwok",
 		},
 	}}
-	if err := core.Post().Resource("nodes").Body(node).Do(ctx).Error(); err != nil {
-		return fmt.Errorf("creating Node/%s: %w", NodeName, err)
+	if kwokNode {
+		if err := core.Post().Resource("nodes").Body(node).Do(ctx).Error(); err != nil {
+			return fmt.Errorf("creating Node/%s: %w", NodeName, err)
+		}
 	}
 
 	immediate, retain := storagev1.VolumeBindingImmediate, corev1.PersistentVolumeReclaimRetain
@@ -64,6 +66,11 @@ func (c *Cluster) createObjects(ctx context.Context, volumes int, size resource.
 		name := fmt.Sprintf("pool-%02d", i+1)
 		path := filepath.Join(c.dir, "volumes", name)
 		if err := os.MkdirAll(path, 0o755); err != nil {
+			return fmt.Errorf("creating PersistentVolume/%s: %w", name, err)
+		}
+		// Whatever user a pod runs as writes to it (fsGroup does not
+		// apply to hostPath volumes).
+		if err := os.Chmod(path, 0o777); err != nil {
 			return fmt.Errorf("creating PersistentVolume/%s: %w", name, err)
 		}
 		pv := &corev1.PersistentVolume{
@@ -92,25 +99,25 @@ func (c *Cluster) createObjects(ctx context.Context, volumes int, size resource.
 // kube-controller-manager has given the default namespace its
 // ServiceAccount (pods are refused without one), and the scheduler says
 // it is healthy.
-func (c *Cluster) waitReady(ctx context.Context, schedulerPort int) error {
+func (c *Cluster) waitReady(ctx context.Context, schedulerPort int, nodeName string) error {
 	core, err := c.REST(corev1.SchemeGroupVersion)
 	if err != nil {
 		return err
 	}
-	err = c.waitFor(ctx, "Node/"+NodeName+" to be Ready", func(ctx context.Context) error {
+	err = c.waitFor(ctx, "Node/"+nodeName+" to be Ready", func(ctx context.Context) error {
 		var node corev1.Node
-		if err := core.Get().Resource("nodes").Name(NodeName).Do(ctx).Into(&node); err != nil {
+		if err := core.Get().Resource("nodes").Name(nodeName).Do(ctx).Into(&node); err != nil {
 			return err
 		}
 		if len(node.Spec.Taints) > 0 {
-			return fmt.Errorf("Node/%s is tainted %s", NodeName, node.Spec.Taints[0].ToString())
+			return fmt.Errorf("Node/%s is tainted %s", nodeName, node.Spec.Taints[0].ToString())
 		}
 		for _, cond := range node.Status.Conditions {
 			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
 				return nil
 			}
 		}
-		return fmt.Errorf("Node/%s is not Ready", NodeName)
+		return fmt.Errorf("Node/%s is not Ready", nodeName)
 	})
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ type options struct {
 	volumes    int
 	volumeSize resource.Quantity
 	progress   io.Writer
+	realNode   bool
 }
 
 func defaultOptions() options {
@@ -48,9 +49,11 @@ func WithDetach() Option {
 }
 
 // WithBinaries sets how Start finds the programs it runs, by name: etcd,
-// kube-apiserver, kube-controller-manager, kube-scheduler and kwok. The
-// default builds them with the scripts/tool of the repository around the
-// working directory (testtool.Build).
+// kube-apiserver, kube-controller-manager, kube-scheduler and kwok, or,
+// WithRealNode, kubelet, kube-proxy, pause and nsrelay instead of kwok.
+// The default builds them with the scripts/tool of the repository around
+// the working directory (testtool.Build), and pause and nsrelay with go
+// build from internal/cluster/<name>.
 func WithBinaries(find func(name string) (string, error)) Option {
 	return func(o *options) { o.binary = find }
 }
@@ -59,6 +62,16 @@ func WithBinaries(find func(name string) (string, error)) Option {
 // n volumes of size each (default 20 of 10Gi).
 func WithVolumes(n int, size resource.Quantity) Option {
 	return func(o *options) { o.volumes, o.volumeSize = n, size }
+}
+
+// WithRealNode runs a real node instead of KWOK's simulated one: kubelet
+// and kube-proxy v1.34 with Debian's containerd, runc and CNI plugins, in
+// a mount and network namespace of its own, and a registry of the
+// cluster's own (Registry) its pause image comes from. Pods run for real
+// there; see the package documentation for what it needs and what it
+// leaves behind (nothing).
+func WithRealNode() Option {
+	return func(o *options) { o.realNode = true }
 }
 
 // WithProgress writes a line to w for each step Start takes. By default
@@ -75,6 +88,9 @@ func buildTool(name string) (string, error) {
 	root, err := testtool.FindRoot(wd)
 	if err != nil {
 		return "", fmt.Errorf("finding %s: %w", name, err)
+	}
+	if name == "pause" || name == "nsrelay" {
+		return buildOwn(root, name)
 	}
 	return testtool.Build(root, name)
 }

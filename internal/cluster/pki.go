@@ -24,21 +24,33 @@ const (
 	serverKeyFile  = "pki/apiserver.key"
 	saKeyFile      = "pki/sa.key"
 	saPubFile      = "pki/sa.pub"
+	// The API server's client certificate for kubelets (logs, exec,
+	// port-forward).
+	kubeletClientCertFile = "pki/apiserver-kubelet-client.crt"
+	kubeletClientKeyFile  = "pki/apiserver-kubelet-client.key"
 )
 
 // pki is what the control plane authenticates with: a CA that signs the
-// API server's serving certificate and the admin's client certificate
-// (and, in kube-controller-manager, CertificateSigningRequests), and the
-// key service-account tokens are signed with. ECDSA P-256 throughout,
-// because generating it takes microseconds.
+// API server's serving certificate and the client certificates of the
+// admin, the node (kubelet, as system:node:<name> for the Node
+// authorizer), kube-proxy and the API server talking to the kubelet (and,
+// in kube-controller-manager, CertificateSigningRequests), and the key
+// service-account tokens are signed with. ECDSA P-256 throughout, because
+// generating it takes microseconds.
 type pki struct {
-	caCert, caKey         []byte
-	serverCert, serverKey []byte
-	adminCert, adminKey   []byte
-	saKey, saPub          []byte
+	caCert, caKey                       []byte
+	serverCert, serverKey               []byte
+	adminCert, adminKey                 []byte
+	nodeCert, nodeKey                   []byte
+	proxyCert, proxyKey                 []byte
+	kubeletClientCert, kubeletClientKey []byte
+	saKey, saPub                        []byte
 }
 
-func newPKI(now time.Time) (*pki, error) {
+// newPKI makes the certificates; serviceIP is the kubernetes Service's
+// address (the first of the service range), which the API server's
+// certificate names, and node the name the kubelet registers as.
+func newPKI(now time.Time, serviceIP net.IP, node string) (*pki, error) {
 	var p pki
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -71,8 +83,7 @@ func newPKI(now time.Time) (*pki, error) {
 			Subject:     pkix.Name{CommonName: "kube-apiserver"},
 			KeyUsage:    x509.KeyUsageDigitalSignature,
 			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-			// 10.96.0.1 is the kubernetes Service's address in serviceCIDR.
-			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(10, 96, 0, 1)},
+			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), serviceIP},
 			DNSNames:    []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
 		}, &p.serverCert, &p.serverKey},
 		{"the admin's client certificate", &x509.Certificate{
@@ -80,6 +91,22 @@ func newPKI(now time.Time) (*pki, error) {
 			KeyUsage:    x509.KeyUsageDigitalSignature,
 			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		}, &p.adminCert, &p.adminKey},
+		{"the node's client certificate", &x509.Certificate{
+			Subject:     pkix.Name{CommonName: "system:node:" + node, Organization: []string{"system:nodes"}},
+			KeyUsage:    x509.KeyUsageDigitalSignature,
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		}, &p.nodeCert, &p.nodeKey},
+		// The default ClusterRoleBinding system:node-proxier names this user.
+		{"kube-proxy's client certificate", &x509.Certificate{
+			Subject:     pkix.Name{CommonName: "system:kube-proxy"},
+			KeyUsage:    x509.KeyUsageDigitalSignature,
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		}, &p.proxyCert, &p.proxyKey},
+		{"the API server's client certificate for kubelets", &x509.Certificate{
+			Subject:     pkix.Name{CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"}},
+			KeyUsage:    x509.KeyUsageDigitalSignature,
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		}, &p.kubeletClientCert, &p.kubeletClientKey},
 	}
 	for _, c := range certs {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -111,19 +138,21 @@ func newPKI(now time.Time) (*pki, error) {
 	return &p, nil
 }
 
-// write puts the files the processes read into dir; the admin's
-// credentials only go into the kubeconfig.
+// write puts the files the processes read into dir; the admin's, the
+// node's and kube-proxy's credentials only go into their kubeconfigs.
 func (p *pki) write(dir string) error {
 	if err := os.MkdirAll(filepath.Join(dir, "pki"), 0o700); err != nil {
 		return fmt.Errorf("writing the PKI: %w", err)
 	}
 	for name, data := range map[string][]byte{
-		caCertFile:     p.caCert,
-		caKeyFile:      p.caKey,
-		serverCertFile: p.serverCert,
-		serverKeyFile:  p.serverKey,
-		saKeyFile:      p.saKey,
-		saPubFile:      p.saPub,
+		caCertFile:            p.caCert,
+		caKeyFile:             p.caKey,
+		serverCertFile:        p.serverCert,
+		serverKeyFile:         p.serverKey,
+		saKeyFile:             p.saKey,
+		saPubFile:             p.saPub,
+		kubeletClientCertFile: p.kubeletClientCert,
+		kubeletClientKeyFile:  p.kubeletClientKey,
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			return fmt.Errorf("writing the PKI: %w", err)

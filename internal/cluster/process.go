@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -40,12 +41,22 @@ type process struct {
 	err  error // why it exited, once done is closed
 }
 
+// launch says how spawn starts a program: through a launcher that execs
+// it in the end (so the PID stays the program's), and with extra open
+// files.
+type launch struct {
+	// prefix runs first, with the program's path and arguments after it.
+	prefix []string
+	// files are the child's descriptors 3, 4, ...
+	files []*os.File
+}
+
 // spawn starts the program with its output appended to its log. Attached,
 // it dies with this program's thread that started it (Pdeathsig; Go only
 // ends threads whose goroutine locked them and exited, which nothing here
 // does); detached, it gets a session of its own, away from this program's
 // terminal. Either way it leads its own process group, which kill ends.
-func spawn(name, path, dir string, args, env []string, detach bool) (*process, error) {
+func spawn(name, path, dir string, args, env []string, detach bool, l launch) (*process, error) {
 	log := filepath.Join(dir, "logs", name+".log")
 	f, err := os.OpenFile(log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -53,6 +64,10 @@ func spawn(name, path, dir string, args, env []string, detach bool) (*process, e
 	}
 	defer f.Close() // the child has its own copy
 	cmd := exec.Command(path, args...)
+	if len(l.prefix) > 0 {
+		cmd = exec.Command(l.prefix[0], append(append(l.prefix[1:len(l.prefix):len(l.prefix)], path), args...)...)
+	}
+	cmd.ExtraFiles = l.files
 	cmd.Dir = dir
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = f, f
@@ -202,17 +217,30 @@ func tail(path string, n int) string {
 	return "\t" + strings.Join(lines, "\n\t")
 }
 
-// freePorts returns n distinct free TCP ports on 127.0.0.1, holding each
-// until all are chosen so none is returned twice.
+// Ports are chosen below the kernel's ephemeral range (32768 and up by
+// default), where an outgoing connection could take a port between its
+// choice and the program binding it.
+const (
+	minPort = 10000
+	maxPort = 32767
+)
+
+// freePorts returns n distinct free TCP ports on 127.0.0.1 below the
+// ephemeral range, holding each until all are chosen so none is returned
+// twice.
 func freePorts(n int) ([]int, error) {
 	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(ports) < n; tries++ {
+		if tries == 1000 {
+			return nil, fmt.Errorf("finding %d free ports between %d and %d: tried 1000", n, minPort, maxPort)
+		}
+		port := minPort + rand.IntN(maxPort-minPort+1)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		if err != nil {
-			return nil, fmt.Errorf("finding a free port: %w", err)
+			continue // taken
 		}
 		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, port)
 	}
 	return ports, nil
 }
@@ -224,6 +252,10 @@ type state struct {
 	Server     string    `json:"server"`
 	Kubeconfig string    `json:"kubeconfig"`
 	Processes  []Process `json:"processes"`
+	// Registry is the cluster's own registry, WithRealNode.
+	Registry string `json:"registry,omitempty"`
+	// Node is the real node's, if the cluster has one.
+	Node *nodeState `json:"node,omitempty"`
 }
 
 func writeState(dir string, s state) error {

@@ -4,8 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,62 +17,127 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/driftless-dev/driftless/internal/cluster"
+	"github.com/driftless-dev/driftless/internal/testtool"
 )
 
-// shared is the test binary's cluster. It is the one piece of global state
-// here, and deliberately so: a control plane per test would cost seconds
-// and most of a gigabyte each.
+// shared holds the test binary's clusters: one with KWOK's node, one with
+// a real node. It is the one piece of global state here, and deliberately
+// so: a control plane per test would cost seconds and most of a gigabyte
+// each.
 var shared struct {
-	mu      sync.Mutex
-	main    bool
-	cluster *cluster.Cluster
-	err     error
+	mu       sync.Mutex
+	main     bool
+	clusters [2]struct {
+		cluster *cluster.Cluster
+		err     error
+	}
 }
 
-// Main runs the tests, stops the cluster Shared started, and exits with
-// the tests' code. Call it from TestMain.
+// Main runs the tests, stops the clusters Shared and SharedNode started,
+// and exits with the tests' code. Call it from TestMain. An interrupt or
+// SIGTERM stops them too before the test binary exits (a real node's
+// containers would outlive it otherwise, until the next real node's start
+// swept them up).
 func Main(m *testing.M) {
 	shared.mu.Lock()
 	shared.main = true
 	shared.mu.Unlock()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		fmt.Fprintf(os.Stderr, "clustertest: %v: stopping the clusters\n", s)
+		stopAll()
+		os.Exit(1)
+	}()
 	code := m.Run()
-	shared.mu.Lock()
-	if shared.cluster != nil {
-		if err := shared.cluster.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "clustertest: stopping the cluster: %v\n", err)
-			code = max(code, 1)
-		}
+	signal.Stop(sigs)
+	if !stopAll() {
+		code = max(code, 1)
 	}
-	shared.mu.Unlock()
 	os.Exit(code)
 }
 
-// Shared returns the test binary's cluster, starting it on first use. A
-// cluster that failed to start fails every test that asks for it.
+// stopAll stops the clusters, and says whether all stopped cleanly.
+func stopAll() bool {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	ok := true
+	for i := range shared.clusters {
+		if c := shared.clusters[i].cluster; c != nil {
+			if err := c.Stop(); err != nil {
+				fmt.Fprintf(os.Stderr, "clustertest: stopping the cluster: %v\n", err)
+				ok = false
+			}
+		}
+	}
+	return ok
+}
+
+// Shared returns the test binary's cluster with KWOK's simulated node,
+// starting it on first use: fast, and its pods become Ready or fail as
+// the test's labels say (cluster.UnreadyLabel) without running anything.
+// A cluster that failed to start fails every test that asks for it.
 func Shared(tb testing.TB) *cluster.Cluster {
+	tb.Helper()
+	return sharedCluster(tb, 0)
+}
+
+// SharedNode returns the test binary's cluster with a real node
+// (cluster.WithRealNode), starting it on first use, for tests whose pods
+// must really run: images pushed to c.Registry() (see GoImage), readiness
+// probes, logs, Services, volumes that keep data.
+func SharedNode(tb testing.TB) *cluster.Cluster {
+	tb.Helper()
+	return sharedCluster(tb, 1, cluster.WithRealNode())
+}
+
+func sharedCluster(tb testing.TB, i int, opts ...cluster.Option) *cluster.Cluster {
 	tb.Helper()
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if !shared.main {
-		tb.Fatal("clustertest: Shared needs func TestMain(m *testing.M) { clustertest.Main(m) }, which stops the cluster")
+		tb.Fatal("clustertest: Shared and SharedNode need func TestMain(m *testing.M) { clustertest.Main(m) }, which stops the cluster")
 	}
-	if shared.cluster == nil && shared.err == nil {
+	s := &shared.clusters[i]
+	if s.cluster == nil && s.err == nil {
 		start := time.Now()
-		shared.cluster, shared.err = cluster.Start(context.Background())
-		if shared.err == nil {
-			tb.Logf("clustertest: cluster started in %.1fs at %s", time.Since(start).Seconds(), shared.cluster.RESTConfig().Host)
+		s.cluster, s.err = cluster.Start(context.Background(), opts...)
+		if s.err == nil {
+			tb.Logf("clustertest: cluster with node %s started in %.1fs at %s", s.cluster.NodeName(), time.Since(start).Seconds(), s.cluster.RESTConfig().Host)
 		}
 	}
-	if shared.err != nil {
-		tb.Fatalf("clustertest: %v", shared.err)
+	if s.err != nil {
+		tb.Fatalf("clustertest: %v", s.err)
 	}
-	return shared.cluster
+	return s.cluster
+}
+
+// GoImage builds the Go program pkg of the driftless repository (a
+// package path relative to its root, like "./internal/cluster/testdata/hello"),
+// static, pushes it as a one-program image to the real node's registry
+// and returns the image's reference by digest.
+func GoImage(tb testing.TB, c *cluster.Cluster, pkg string) string {
+	tb.Helper()
+	out := filepath.Join(tb.TempDir(), filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
+	cmd.Dir = testtool.Root(tb)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("building %s: %v\n%s", pkg, err, b)
+	}
+	ref, err := c.PushProgram(tb.Context(), "test/"+filepath.Base(pkg), out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ref
 }
 
 // Namespace creates a namespace for the test, named after it, waits until
 // it has its default ServiceAccount (the API server refuses pods until
 // then), and deletes it when the test ends. Deleting does not wait:
-// KWOK deletes the pods and the pool's volumes come back on their own.
+// the node deletes the pods (and, with KWOK, the pool's volumes come back
+// on their own).
 func Namespace(tb testing.TB, c *cluster.Cluster) string {
 	tb.Helper()
 	core, err := c.REST(corev1.SchemeGroupVersion)

@@ -1,8 +1,9 @@
-// Command cluster starts, stops and reports the local Kubernetes control
-// plane of package cluster for people and the demo; scripts/cluster runs
-// it. Tests start their own clusters with package clustertest.
+// Command cluster starts, stops and reports the local Kubernetes cluster
+// of package cluster (with a real node, or KWOK's with --kwok) for people
+// and the demo; scripts/cluster runs it. Tests start their own clusters
+// with package clustertest.
 //
-//	cluster [--dir DIR] start|stop|status|env
+//	cluster [--dir DIR] [--kwok] start|stop|status|env
 package main
 
 import (

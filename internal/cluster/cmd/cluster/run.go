@@ -13,9 +13,10 @@ import (
 	"github.com/driftless-dev/driftless/internal/cluster"
 )
 
-const usage = `usage: cluster [--dir DIR] start|stop|status|env
+const usage = `usage: cluster [--dir DIR] [--kwok] start|stop|status|env
 
-  start   start the control plane in DIR (a no-op if it is running there)
+  start   start the control plane and a real node in DIR (a no-op if it
+          is running there); with --kwok, KWOK's simulated node instead
   stop    kill every process of the control plane in DIR
   status  print the API server, kubeconfig and processes; exit 1 if stopped
   env     print the shell line that points kubectl at it:
@@ -34,6 +35,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	flags := flag.NewFlagSet("cluster", flag.ContinueOnError)
 	flags.SetOutput(io.Discard)
 	dir := flags.String("dir", defaultDir(getenv), "the cluster's directory")
+	kwok := flags.Bool("kwok", false, "simulate the node with KWOK")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage)
@@ -49,7 +51,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	switch cmd := flags.Arg(0); cmd {
 	case "start":
-		return start(ctx, *dir, stderr)
+		return start(ctx, *dir, !*kwok, stderr)
 	case "stop":
 		return stop(*dir, stderr)
 	case "status":
@@ -78,7 +80,7 @@ func defaultDir(getenv func(string) string) string {
 	return ""
 }
 
-func start(ctx context.Context, dir string, stderr io.Writer) error {
+func start(ctx context.Context, dir string, realNode bool, stderr io.Writer) error {
 	if c, err := cluster.Open(dir); err == nil {
 		if c.Running() {
 			fmt.Fprintf(stderr, "cluster: already running in %s (%s); nothing to do\n", dir, c.RESTConfig().Host)
@@ -92,7 +94,11 @@ func start(ctx context.Context, dir string, stderr io.Writer) error {
 		return err
 	}
 	begin := time.Now()
-	c, err := cluster.Start(ctx, cluster.WithDir(dir), cluster.WithDetach(), cluster.WithProgress(stderr))
+	opts := []cluster.Option{cluster.WithDir(dir), cluster.WithDetach(), cluster.WithProgress(stderr)}
+	if realNode {
+		opts = append(opts, cluster.WithRealNode())
+	}
+	c, err := cluster.Start(ctx, opts...)
 	if err != nil {
 		return err
 	}
