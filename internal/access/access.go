@@ -26,12 +26,15 @@ func GitHubToken(s *step.Context) string {
 	return t
 }
 
-// Registry returns the registry options the inputs ask for.
+// Registry returns the registry options the inputs ask for, with a log of
+// the credential sources asked, so that the step's errors passed through
+// its Explain name them.
 func Registry(s *step.Context, ci step.CI, stepName string) registry.Options {
 	return registry.Options{
 		Insecure:    s.Bool(InsecureRegistryInput),
 		GitHubToken: GitHubToken(s),
 		GitHubActor: ci.Actor,
 		UserAgent:   "driftless-" + stepName + "/" + step.Version(),
+		Log:         registry.NewAuthLog(),
 	}
 }

@@ -60,7 +60,7 @@ func push(ctx context.Context, ref string, o Options) pushed {
 	r, err := name.ParseReference(ref, o.NameOptions()...)
 	if err == nil {
 		img, _ := random.Image(256, 1)
-		err = remote.Write(r, img, o.Remote(ctx)...)
+		err = o.Explain(remote.Write(r, img, o.Remote(ctx)...))
 	}
 	if err != nil {
 		p.Err = err.Error()
@@ -530,7 +530,7 @@ func TestCloudSources(t *testing.T) {
 			env:      all,
 			setup:    func() { fake.refuseSTS = true },
 			want:     []string{"Docker config (no ~/.docker/config.json): nothing for this registry", "Google Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS=" + gcreds + "): failed: application default credentials: "},
-			wantErr:  "UNAUTHORIZED",
+			wantErr:  "invalid_grant",
 			proxied:  []string{"CONNECT " + gar + ":443"},
 			endpoint: []string{"GET /github/oidc", "POST /google/sts"},
 		},

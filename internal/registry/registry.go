@@ -64,7 +64,7 @@ func (o Options) Remote(ctx context.Context) []remote.Option {
 	opts := []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(o.keychain()),
-		remote.WithTransport(&retryTransport{base: &httpGuard{base: base, insecure: o.Insecure}, backoff: backoff}),
+		remote.WithTransport(&retryTransport{base: &realmTransport{base: &httpGuard{base: base, insecure: o.Insecure}, log: o.Log}, backoff: backoff}),
 		remote.WithRetryBackoff(backoff),
 		// Statuses are ours to retry, request by request; go-containerregistry
 		// retries only what Retryable says, so the two never multiply.

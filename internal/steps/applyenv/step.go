@@ -219,7 +219,7 @@ func checkGates(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spe
 		// that the tag names the commit the image was built from.
 		rb, err := rebuildFacts(ctx, dg, d.Version, reg, filepath.Dir(p.File))
 		if err != nil {
-			return "", err
+			return "", reg.Explain(err)
 		}
 		in.Rebuild = rb
 	}

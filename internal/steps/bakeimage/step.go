@@ -64,7 +64,7 @@ func Run(ctx context.Context, s *step.Context) error {
 	layout := s.String(inOciLayout)
 
 	if s.Bool(inIfBaseChanged) {
-		return ifBaseChanged(ctx, s, repo, layout, reg)
+		return reg.Explain(ifBaseChanged(ctx, s, repo, layout, reg))
 	}
 
 	bs, err := bakeSpec(ctx, s, p, ci)
@@ -74,11 +74,11 @@ func Run(ctx context.Context, s *step.Context) error {
 	s.Logf("bake-image: baking %s on %s", repo, bs.Base)
 	res, err := bake.Bake(ctx, bs, ropts, reg.NameOptions()...)
 	if err != nil {
-		return err
+		return reg.Explain(err)
 	}
 	changed, err := write(s, res, repo, layout, bs.Version, ropts)
 	if err != nil {
-		return err
+		return reg.Explain(err)
 	}
 	report(s, res, repo, bs.ConfigRevision, changed)
 	return nil

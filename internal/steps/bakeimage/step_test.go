@@ -15,12 +15,14 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/driftless-dev/driftless/internal/configrev"
+	"github.com/driftless-dev/driftless/internal/registry/registrytest"
 	"github.com/driftless-dev/driftless/internal/step/steptest"
 )
 
@@ -360,6 +362,31 @@ func TestBaseRef(t *testing.T) {
 	} {
 		if got := baseRef(tc.name, tc.digest); got != tc.want {
 			t.Errorf("baseRef(%q) = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestRegistryRefusalSaysWhatToSet: a registry that wants credentials the
+// step has none for gets an error naming the registry, the sources tried
+// and what to set, not go-containerregistry's bare 401.
+func TestRegistryRefusalSaysWhatToSet(t *testing.T) {
+	t.Parallel()
+	host := registrytest.NewWithAuth(t, registrytest.Auth{Users: map[string]string{"bob": "s3cret"}})
+	img, _ := random.Image(64, 2)
+	ref, _ := name.ParseReference(host + "/base/runtime:1.4")
+	if err := remote.Write(ref, img, remote.WithAuth(&authn.Basic{Username: "bob", Password: "s3cret"})); err != nil {
+		t.Fatal(err)
+	}
+	spec := filepath.Join(project(t, host), "driftless.yaml")
+	r := steptest.Run(t, Definition, Run, nil, "--spec", spec)
+	for _, want := range []string{
+		"reading base " + host + "/base/runtime:1.4",
+		"registry " + host + " answered 401 Unauthorized",
+		"tried: Docker config (",
+		"docker login " + host,
+	} {
+		if r.Code == 0 || !strings.Contains(r.Stderr, want) {
+			t.Errorf("exit %d, stderr %q, want it to say %q", r.Code, r.Stderr, want)
 		}
 	}
 }

@@ -428,7 +428,7 @@ func record(ctx context.Context, s *step.Context, env *spec.Environment, ci step
 	}
 	ref, err := evidence.Attach(ctx, subject, evidence.NewStatement(subject, p), signer, reg.Remote(ctx))
 	if err != nil {
-		return "", fmt.Errorf("recording evidence that %s passed in %s (the checks passed; promotion from %s needs this evidence): %w", subject, env.Name, env.Name, err)
+		return "", reg.Explain(fmt.Errorf("recording evidence that %s passed in %s (the checks passed; promotion from %s needs this evidence): %w", subject, env.Name, env.Name, err))
 	}
 	signed := "unsigned"
 	if signer != nil {

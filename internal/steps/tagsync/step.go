@@ -88,7 +88,7 @@ func Run(ctx context.Context, s *step.Context) error {
 	var plan *release.Plan
 	if image != nil {
 		if plan, err = release.PlanTags(*image, v, p.Versioning.Floating, reg.Remote(ctx)); err != nil {
-			return classify(err)
+			return classify(reg.Explain(err))
 		}
 		if v.Prerelease() && len(p.Versioning.Floating) > 0 {
 			s.Logf("tag-sync: %s is a pre-release: floating tags (%s) stay where they are", v, strings.Join(p.Versioning.Floating, ", "))
@@ -104,7 +104,7 @@ func Run(ctx context.Context, s *step.Context) error {
 		return nil
 	}
 	if err := plan.Apply(reg.Remote(ctx)); err != nil {
-		return err
+		return reg.Explain(err)
 	}
 	for _, c := range plan.Changes {
 		s.Logf("tag-sync: %s → %s: %s", c.Tag, c.Digest, c.Describe())
