@@ -44,8 +44,31 @@ func (l *locator) file(path string) []*yaml.Node {
 type source struct {
 	file string
 	// node is the object's mapping (or the generator entry that made it);
-	// nil when it could not be found.
+	// nil when it could not be found, or once kept.
 	node *yaml.Node
+	// kept are the positions of the fields keep was asked for, found
+	// before node was dropped.
+	kept map[string]keptPosition
+}
+
+type keptPosition struct {
+	line, col int
+	exact     bool
+}
+
+// keep finds the given fields (and the object) and drops the YAML: later
+// questions about those fields are answered as before, about others with
+// the object's position.
+func (s *source) keep(paths ...string) {
+	if s.node == nil {
+		return
+	}
+	s.kept = map[string]keptPosition{"": {s.node.Line, s.node.Column, true}}
+	for _, p := range paths {
+		line, col, exact := s.find(p)
+		s.kept[p] = keptPosition{line, col, exact}
+	}
+	s.node = nil
 }
 
 // find returns the source of a rendered object from its origin.
@@ -105,7 +128,11 @@ func (s source) has(path string) bool {
 func (s source) find(path string) (line, col int, exact bool) {
 	n := s.node
 	if n == nil {
-		return 0, 0, false
+		if p, ok := s.kept[path]; ok {
+			return p.line, p.col, p.exact
+		}
+		root := s.kept[""]
+		return root.line, root.col, false
 	}
 	line, col = n.Line, n.Column
 	tokens := pathToken.FindAllStringSubmatch(path, -1)

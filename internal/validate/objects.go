@@ -1,7 +1,6 @@
 package validate
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"regexp"
@@ -15,9 +14,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes/scheme"
+	kjson "sigs.k8s.io/json"
 
 	"github.com/driftless-dev/driftless/internal/render"
 )
@@ -42,15 +41,33 @@ type object struct {
 	// transformations are the kustomizations whose transformers ran over
 	// the object, in order.
 	transformations []render.Origin
+	// waits says the object is checked once every object's CRD is known.
+	waits bool
 }
 
 func (o *object) id() string {
 	return render.Object{Kind: o.kind, Namespace: o.namespace, Name: o.name}.ID()
 }
 
-// strictDecoder decodes built-in kinds rejecting unknown and duplicate
-// fields, as kube-apiserver does with fieldValidation=Strict.
-var strictDecoder = serializer.NewCodecFactory(scheme.Scheme, serializer.EnableStrict).UniversalDeserializer()
+// strictDecode decodes an object of a built-in kind rejecting unknown and
+// duplicate fields, as kube-apiserver does with fieldValidation=Strict:
+// what client-go's strict universal deserializer does, without finding
+// out again which decoder and kind the data is for. The object is nil if
+// the data does not decode at all (a wrong type).
+func strictDecode(gvk schema.GroupVersionKind, data []byte) (runtime.Object, error) {
+	obj, err := scheme.Scheme.New(gvk)
+	if err != nil {
+		return nil, err
+	}
+	strictErrs, err := kjson.UnmarshalStrict(data, obj)
+	switch {
+	case err != nil:
+		return nil, err
+	case len(strictErrs) > 0:
+		return obj, runtime.NewStrictDecodingError(strictErrs)
+	}
+	return obj, nil
+}
 
 // checker accumulates findings about objects.
 type checker struct {
@@ -65,6 +82,38 @@ type checker struct {
 	// loc finds the patches that wrote fields; nil for rendered manifests.
 	loc      *locator
 	findings []Finding
+	// run is the check of many objects in progress, if any; summary is
+	// what the policies across its objects need.
+	run     *run
+	summary summary
+}
+
+// summary is what the policies across objects need of each.
+type summary struct {
+	// pvcs maps namespace/name to the claim's single-node access mode
+	// (ReadWriteOnce, ReadWriteOncePod), "" when it has none.
+	pvcs      map[string]string
+	hpas      []hpaTarget
+	workloads []*workload
+}
+
+// hpaTarget is what a HorizontalPodAutoscaler scales, and how far.
+type hpaTarget struct {
+	o          *object
+	kind, name string
+	max        int32
+}
+
+func (s *summary) merge(from *summary) {
+	for k, v := range from.pvcs {
+		if s.pvcs == nil {
+			s.pvcs = map[string]string{}
+		}
+		s.pvcs[k] = v
+	}
+	s.hpas = append(s.hpas, from.hpas...)
+	s.workloads = append(s.workloads, from.workloads...)
+	*from = summary{}
 }
 
 // envContext is what the checks need to know about the environment whose
@@ -125,19 +174,19 @@ func (c *checker) decode(o *object) {
 	case gvk.Group == "apiextensions.k8s.io" && o.kind == "CustomResourceDefinition":
 		return // CRDs.Add checked it, metadata included
 	case gvk.GroupKind() == apiServiceKind && gvk.Version == "v1":
-		data, err := json.Marshal(o.content)
+		data, err := marshalJSON(o.content)
 		if err != nil {
 			c.add(o, Error, "", "cannot be represented as JSON: %v", err)
 			return
 		}
 		c.checkAPIService(o, data)
 	case scheme.Scheme.Recognizes(gvk):
-		data, err := json.Marshal(o.content)
+		data, err := marshalJSON(o.content)
 		if err != nil {
 			c.add(o, Error, "", "cannot be represented as JSON: %v", err)
 			return
 		}
-		typed, _, err := strictDecoder.Decode(data, nil, nil)
+		typed, err := strictDecode(gvk, data)
 		if typed != nil && c.lifecycle(o, typed) {
 			return
 		}
@@ -275,13 +324,23 @@ func lookup(m map[string]any, path ...string) any {
 
 // workload is what the policies need to know about a pod-running object.
 type workload struct {
-	o        *object
+	o *object
+	// pod is the object's pod spec, until its own policies are checked.
 	pod      *corev1.PodSpec
 	podPath  string
 	replicas int32
 	// strategy is "RollingUpdate", "Recreate" or "" (not a Deployment).
 	strategy string
 	kind     string
+	// claims are the pod's PersistentVolumeClaim volumes.
+	claims    []claimVolume
+	singleton bool
+}
+
+// claimVolume is a pod volume that mounts a PersistentVolumeClaim.
+type claimVolume struct {
+	index int // in the pod's volumes
+	claim string
 }
 
 func workloadOf(o *object) *workload {
@@ -314,70 +373,89 @@ func workloadOf(o *object) *workload {
 	return nil
 }
 
-// policies checks one environment's objects against the deployment
-// policies: floating images, ReadWriteOnce claims under rolling updates,
-// singletons that can run twice, and missing resource requests.
-func (c *checker) policies(objs []*object) {
-	pvcs := map[string]*corev1.PersistentVolumeClaim{}
-	var hpas []*object
-	for _, o := range objs {
-		switch t := o.typed.(type) {
-		case *corev1.PersistentVolumeClaim:
-			pvcs[o.namespace+"/"+o.name] = t
-		case *autoscalingv2.HorizontalPodAutoscaler:
-			hpas = append(hpas, o)
+// objectPolicies checks the deployment policies that need only o
+// (floating images, missing resource requests) and records what those
+// across objects (ReadWriteOnce claims under rolling updates, singletons
+// that can run twice) need of it, which it returns if o runs pods.
+func (c *checker) objectPolicies(o *object) *workload {
+	for _, ct := range render.Containers(o.content) {
+		if render.RunsPipelineImage(ct.Image, c.pipelineRef) {
+			continue // kustomize-render pins it by digest
+		}
+		if reason := render.Floating(ct.Image, nil); reason != "" {
+			c.policy(o, Error, ct.Path+".image", "container %q: image %q %s", ct.Name, ct.Image, reason)
 		}
 	}
-	for _, o := range objs {
-		for _, ct := range render.Containers(o.content) {
-			if render.RunsPipelineImage(ct.Image, c.pipelineRef) {
-				continue // kustomize-render pins it by digest
-			}
-			if reason := render.Floating(ct.Image, nil); reason != "" {
-				c.policy(o, Error, ct.Path+".image", "container %q: image %q %s", ct.Name, ct.Image, reason)
-			}
-		}
-		w := workloadOf(o)
-		if w == nil {
-			continue
-		}
-		c.readWriteOnce(w, pvcs)
-		c.singleton(w, hpas)
-		c.requests(w)
-	}
-}
-
-func (c *checker) readWriteOnce(w *workload, pvcs map[string]*corev1.PersistentVolumeClaim) {
-	if w.kind != "Deployment" && w.kind != "ReplicaSet" {
-		return // StatefulSets give each pod its own claim; Jobs do not roll
-	}
-	for i, v := range w.pod.Volumes {
-		if v.PersistentVolumeClaim == nil {
-			continue
-		}
-		pvc, ok := pvcs[w.o.namespace+"/"+v.PersistentVolumeClaim.ClaimName]
-		if !ok {
-			continue
-		}
+	switch t := o.typed.(type) {
+	case *corev1.PersistentVolumeClaim:
 		mode := ""
-		for _, m := range pvc.Spec.AccessModes {
+		for _, m := range t.Spec.AccessModes {
 			if m == corev1.ReadWriteOnce || m == corev1.ReadWriteOncePod {
 				mode = string(m)
 			}
 		}
-		if mode == "" {
+		if c.summary.pvcs == nil {
+			c.summary.pvcs = map[string]string{}
+		}
+		c.summary.pvcs[o.namespace+"/"+o.name] = mode
+	case *autoscalingv2.HorizontalPodAutoscaler:
+		c.summary.hpas = append(c.summary.hpas, hpaTarget{o: o, kind: t.Spec.ScaleTargetRef.Kind, name: t.Spec.ScaleTargetRef.Name, max: t.Spec.MaxReplicas})
+	}
+	w := workloadOf(o)
+	if w == nil {
+		return nil
+	}
+	c.requests(w)
+	for i, v := range w.pod.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			w.claims = append(w.claims, claimVolume{index: i, claim: v.PersistentVolumeClaim.ClaimName})
+		}
+	}
+	w.singleton = c.isSingleton(o)
+	w.pod = nil
+	c.summary.workloads = append(c.summary.workloads, w)
+	return w
+}
+
+// crossPolicies checks the policies across one environment's objects.
+func (c *checker) crossPolicies() {
+	for _, w := range c.summary.workloads {
+		c.readWriteOnce(w)
+		c.singleton(w)
+	}
+}
+
+// policyPaths are the fields the policies across objects report at, kept
+// when an object is slimmed.
+func (o *object) policyPaths(w *workload) []string {
+	paths := []string{"kind", "spec.replicas", "spec.strategy", "spec.maxReplicas"}
+	if w != nil {
+		for _, cv := range w.claims {
+			paths = append(paths, fmt.Sprintf("%s.volumes[%d]", w.podPath, cv.index))
+		}
+	}
+	return paths
+}
+
+func (c *checker) readWriteOnce(w *workload) {
+	if w.kind != "Deployment" && w.kind != "ReplicaSet" {
+		return // StatefulSets give each pod its own claim; Jobs do not roll
+	}
+	for _, cv := range w.claims {
+		mode, ok := c.summary.pvcs[w.o.namespace+"/"+cv.claim]
+		if !ok || mode == "" {
 			continue
 		}
-		vp := fmt.Sprintf("%s.volumes[%d]", w.podPath, i)
+		vp := fmt.Sprintf("%s.volumes[%d]", w.podPath, cv.index)
 		if w.strategy == string(appsv1.RollingUpdateDeploymentStrategyType) {
 			path := "spec.strategy"
 			if !w.o.src.has(path) {
 				path = vp // an implicit RollingUpdate: point at the volume
 			}
-			c.policy(w.o, Error, path, "mounts %s PersistentVolumeClaim %q with a RollingUpdate strategy: the new pod can never attach the volume while the old pod holds it; set strategy.type: Recreate", mode, pvc.Name)
+			c.policy(w.o, Error, path, "mounts %s PersistentVolumeClaim %q with a RollingUpdate strategy: the new pod can never attach the volume while the old pod holds it; set strategy.type: Recreate", mode, cv.claim)
 		}
 		if w.replicas > 1 {
-			c.policy(w.o, Error, "spec.replicas", "runs %d replicas that all mount %s PersistentVolumeClaim %q: only one pod can attach it", w.replicas, mode, pvc.Name)
+			c.policy(w.o, Error, "spec.replicas", "runs %d replicas that all mount %s PersistentVolumeClaim %q: only one pod can attach it", w.replicas, mode, cv.claim)
 		}
 	}
 }
@@ -395,8 +473,8 @@ func (c *checker) isSingleton(o *object) bool {
 	return false
 }
 
-func (c *checker) singleton(w *workload, hpas []*object) {
-	if !c.isSingleton(w.o) {
+func (c *checker) singleton(w *workload) {
+	if !w.singleton {
 		return
 	}
 	switch {
@@ -407,10 +485,9 @@ func (c *checker) singleton(w *workload, hpas []*object) {
 	case w.kind == "Deployment" && w.strategy != string(appsv1.RecreateDeploymentStrategyType):
 		c.policy(w.o, Error, "spec.strategy", "declared singleton but uses a RollingUpdate strategy, which starts the new pod before the old one has stopped; set strategy.type: Recreate")
 	}
-	for _, h := range hpas {
-		hpa := h.typed.(*autoscalingv2.HorizontalPodAutoscaler)
-		if h.namespace == w.o.namespace && hpa.Spec.ScaleTargetRef.Kind == w.kind && hpa.Spec.ScaleTargetRef.Name == w.o.name && hpa.Spec.MaxReplicas > 1 {
-			c.policy(h, Error, "spec.maxReplicas", "scales singleton %s/%s up to %d replicas", w.kind, w.o.name, hpa.Spec.MaxReplicas)
+	for _, h := range c.summary.hpas {
+		if h.o.namespace == w.o.namespace && h.kind == w.kind && h.name == w.o.name && h.max > 1 {
+			c.policy(h.o, Error, "spec.maxReplicas", "scales singleton %s/%s up to %d replicas", w.kind, w.o.name, h.max)
 		}
 	}
 }
@@ -438,6 +515,9 @@ func (c *checker) requests(w *workload) {
 // server, does not (kustomize build fails on them too). The object is
 // marked broken: nothing else can be checked until it is fixed.
 func (c *checker) representable(o *object) {
+	if jsonKeys(o.content) {
+		return
+	}
 	var walk func(v any, path string)
 	walk = func(v any, path string) {
 		switch t := v.(type) {
@@ -467,6 +547,28 @@ func (c *checker) representable(o *object) {
 		}
 	}
 	walk(o.content, "")
+}
+
+// jsonKeys reports whether every key in v is a string, as it is in
+// nearly every object: then representable has nothing to report, in order.
+func jsonKeys(v any) bool {
+	switch t := v.(type) {
+	case map[string]any:
+		for _, x := range t {
+			if !jsonKeys(x) {
+				return false
+			}
+		}
+	case map[any]any:
+		return false
+	case []any:
+		for _, x := range t {
+			if !jsonKeys(x) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func joinPath(path, key string) string {

@@ -3,7 +3,6 @@ package validate
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/driftless-dev/driftless/internal/render"
 	"github.com/driftless-dev/driftless/internal/spec"
@@ -87,65 +87,6 @@ func Pipeline(p *spec.Pipeline, envs []string) (*Report, error) {
 	return r, nil
 }
 
-// Manifests validates already rendered files (kustomize-render's output,
-// or any multi-document YAML). p may be nil; it supplies the pipeline's
-// image name, singletons and CRD files.
-func Manifests(p *spec.Pipeline, files []string) (*Report, error) {
-	c := &checker{crds: NewCRDs()}
-	r := &Report{}
-	if p != nil {
-		c.singletons, c.pipelineRef = p.Validation.Singletons, render.PipelineRepos(p)
-		r.Findings = append(r.Findings, c.loadSpecCRDs(p)...)
-	}
-	var objs []*object
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("reading manifests: %w", err)
-		}
-		dec := yaml.NewDecoder(strings.NewReader(string(b)))
-		for {
-			var doc yaml.Node
-			err := dec.Decode(&doc)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				r.Findings = append(r.Findings, Finding{File: f, Severity: Error, Message: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")})
-				break
-			}
-			if len(doc.Content) == 0 {
-				continue
-			}
-			root := doc.Content[0]
-			if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
-				continue // an empty document, as after a trailing ---
-			}
-			var content map[string]any
-			if root.Kind != yaml.MappingNode {
-				r.Findings = append(r.Findings, Finding{File: f, Line: root.Line, Col: root.Column, Severity: Error, Message: "not a Kubernetes object (a YAML mapping)"})
-				continue
-			}
-			if path, key := complexKey(root, ""); key != nil {
-				r.Findings = append(r.Findings, Finding{File: f, Line: key.Line, Col: key.Column, Severity: Error, Message: fmt.Sprintf("%s: a key is a %s, not a string: Kubernetes objects are JSON, whose keys are strings", orRoot(path), nodeKind(key))})
-				continue
-			}
-			if err := root.Decode(&content); err != nil {
-				r.Findings = append(r.Findings, Finding{File: f, Line: root.Line, Col: root.Column, Severity: Error, Message: "cannot be read as a Kubernetes object: " + strings.TrimPrefix(err.Error(), "yaml: ")})
-				continue
-			}
-			o := newObject("", normalizeYAML(content).(map[string]any))
-			o.src = source{file: f, node: root}
-			objs = append(objs, o)
-		}
-	}
-	c.check(objs)
-	r.Objects = len(objs)
-	r.Findings = append(r.Findings, c.findings...)
-	Sort(r.Findings)
-	return r, nil
-}
-
 // normalizeYAML turns yaml.v3's decoded values into JSON's (map keys are
 // strings already; ints stay numbers).
 func normalizeYAML(v any) any {
@@ -173,23 +114,60 @@ func newObject(env string, content map[string]any) *object {
 
 // check runs every object check over one environment's objects.
 func (c *checker) check(objs []*object) {
-	var ok []*object
+	// One worker: the locator that finds patches is not safe for
+	// concurrent use, and an environment has few objects.
+	run := c.start(1, false)
+	run.each(len(objs), func(w *checker, i int) { w.checkObject(objs[i]) })
 	for _, o := range objs {
+		run.hold(o)
+	}
+	run.finish()
+}
+
+// checkObject runs every check that needs only o and the CRDs: its schema,
+// metadata and namespace and its own policies, and records what the
+// policies across objects need of it. While a run is under way, an object
+// that may be a custom resource waits for it to finish (see hold), as
+// does a CRD: the CRDs among the objects are not known yet.
+func (c *checker) checkObject(o *object) {
+	if c.run != nil && !c.run.finishing {
 		c.representable(o)
-		if !o.broken {
-			ok = append(ok, o)
+		if o.broken {
+			return
+		}
+		if isCRD(o) || !builtin(o) {
+			o.waits = true
+			return
 		}
 	}
-	for _, o := range ok {
-		if o.kind == "CustomResourceDefinition" && strings.HasPrefix(o.apiVersion, "apiextensions.k8s.io/") {
-			c.addCRD(o)
-		}
+	c.decode(o)
+	c.namespace(o)
+	w := c.objectPolicies(o)
+	if c.run != nil && c.run.slim {
+		c.slim(o, w)
 	}
-	for _, o := range ok {
-		c.decode(o)
+}
+
+func isCRD(o *object) bool {
+	return o.kind == "CustomResourceDefinition" && strings.HasPrefix(o.apiVersion, "apiextensions.k8s.io/")
+}
+
+// builtin reports whether o is checked without knowing any CRD: a kind of
+// Kubernetes' own, or an object without apiVersion or kind.
+func builtin(o *object) bool {
+	if o.apiVersion == "" || o.kind == "" {
+		return true
 	}
-	c.namespaces(ok)
-	c.policies(ok)
+	gvk := schema.FromAPIVersionAndKind(o.apiVersion, o.kind)
+	return gvk.GroupKind() == apiServiceKind && gvk.Version == "v1" || scheme.Scheme.Recognizes(gvk)
+}
+
+// slim drops what the checks across objects do not need of o once its
+// own are done: its content, typed value and YAML, but the positions of
+// the fields those checks report at.
+func (c *checker) slim(o *object, w *workload) {
+	o.src.keep(o.policyPaths(w)...)
+	o.content, o.typed = nil, nil
 }
 
 // addCRD makes a CRD's kind known, or remembers that it is invalid so its
@@ -214,27 +192,25 @@ func (c *checker) addCRD(o *object) {
 	c.invalidCRDs[gk] = invalidCRD{name: "CustomResourceDefinition " + o.name, at: fmt.Sprintf("%s:%d", o.src.file, line)}
 }
 
-// namespaces reports namespaced objects that have no namespace: apply-env
-// refuses them, as the API server gives it nowhere to put them.
-func (c *checker) namespaces(objs []*object) {
-	for _, o := range objs {
-		if o.namespace != "" || o.kind == "" {
-			continue
-		}
-		gk := schema.FromAPIVersionAndKind(o.apiVersion, o.kind).GroupKind()
-		namespaced, known := builtinScopes()[gk]
-		if !known {
-			namespaced, known = c.crds.Namespaced(o.apiVersion, o.kind)
-		}
-		if !known || !namespaced {
-			continue
-		}
-		if c.env == nil {
-			c.policy(o, Error, "", "namespaced %s without a namespace: apply-env refuses it; set namespace: in the overlay that renders it", o.kind)
-			continue
-		}
-		c.policy(o, Error, "", "namespaced %s without a namespace, and the overlay sets none: apply-env refuses it; set namespace: %s (environment %q's namespace in the spec) in %s", o.kind, c.env.namespace, c.env.name, c.env.kustomization)
+// namespace reports a namespaced object that has no namespace: apply-env
+// refuses it, as the API server gives it nowhere to put it.
+func (c *checker) namespace(o *object) {
+	if o.namespace != "" || o.kind == "" {
+		return
 	}
+	gk := schema.FromAPIVersionAndKind(o.apiVersion, o.kind).GroupKind()
+	namespaced, known := builtinScopes()[gk]
+	if !known {
+		namespaced, known = c.crds.Namespaced(o.apiVersion, o.kind)
+	}
+	if !known || !namespaced {
+		return
+	}
+	if c.env == nil {
+		c.policy(o, Error, "", "namespaced %s without a namespace: apply-env refuses it; set namespace: in the overlay that renders it", o.kind)
+		return
+	}
+	c.policy(o, Error, "", "namespaced %s without a namespace, and the overlay sets none: apply-env refuses it; set namespace: %s (environment %q's namespace in the spec) in %s", o.kind, c.env.namespace, c.env.name, c.env.kustomization)
 }
 
 func (c *checker) loadSpecCRDs(p *spec.Pipeline) []Finding {
