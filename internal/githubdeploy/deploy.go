@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/driftless-dev/driftless/internal/githubapi"
 
@@ -60,6 +61,10 @@ type Request struct {
 	// production_environment); GitHub's default is true only for an
 	// environment called "production".
 	Production *bool
+	// RunID is the Actions run (GITHUB_RUN_ID). A job of that run that
+	// declares Environment already has a Deployment GitHub made for it;
+	// that one is used instead of creating another.
+	RunID string
 }
 
 // Payload is what driftless stores in a deployment's payload.
@@ -76,6 +81,10 @@ type Deployment struct {
 	Payload     Payload
 	// URL is the deployment's API URL.
 	URL string
+	// Actions is true for a Deployment GitHub Actions made for a job that
+	// declares the environment (task "deploy", empty payload), which
+	// driftless adds its statuses to.
+	Actions bool
 }
 
 // Status is a deployment status to set.
@@ -149,9 +158,60 @@ func (c *Client) Find(ctx context.Context, environment, sha, digest string) (*De
 	}
 }
 
-// FindOrCreate returns the deployment Find finds for r, or creates one.
-// created says which.
+// maxRunCandidates bounds how many of GitHub's deployments of a commit to
+// an environment FindRun reads the statuses of.
+const maxRunCandidates = 10
+
+// FindRun returns the Deployment GitHub Actions made of sha to environment
+// for a job of run runID, nil when there is none: no job of the run
+// declares the environment, it sets deployment: false, or the run is not
+// on GitHub Actions. GitHub's deployment names the run only in its
+// statuses, whose log_url and target_url link the job
+// (…/actions/runs/<run>/job/<job>).
+func (c *Client) FindRun(ctx context.Context, environment, sha, runID string) (*Deployment, error) {
+	if runID == "" {
+		return nil, nil
+	}
+	ds, _, err := c.GitHub.Repositories.ListDeployments(ctx, c.Owner, c.Repo, &github.DeploymentsListOptions{SHA: sha, Environment: environment, ListOptions: github.ListOptions{PerPage: 30}})
+	if err != nil {
+		return nil, fmt.Errorf("looking up the GitHub deployment of run %s to environment %q on %s: %w%s", runID, environment, c.where(), err, hint(err))
+	}
+	n := 0
+	// GitHub lists the newest first: a re-run's deployment before the
+	// first attempt's.
+	for _, d := range ds {
+		if d.GetTask() == Task || n == maxRunCandidates {
+			continue
+		}
+		n++
+		sts, _, err := c.GitHub.Repositories.ListDeploymentStatuses(ctx, c.Owner, c.Repo, d.GetID(), &github.ListOptions{PerPage: 100})
+		if err != nil {
+			return nil, fmt.Errorf("reading the statuses of GitHub deployment %d on %s: %w%s", d.GetID(), c.where(), err, hint(err))
+		}
+		for _, st := range sts {
+			if ofRun(st.GetLogURL(), runID) || ofRun(st.GetTargetURL(), runID) {
+				return &Deployment{ID: d.GetID(), Environment: d.GetEnvironment(), SHA: d.GetSHA(), URL: d.GetURL(), Actions: true}, nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+// ofRun reports whether u links run runID: …/actions/runs/<runID>, then
+// the end, or /job/…, /attempts/…, a query or a fragment.
+func ofRun(u, runID string) bool {
+	_, rest, ok := strings.Cut(u, "/actions/runs/"+runID)
+	return ok && (rest == "" || strings.ContainsAny(rest[:1], "/?#"))
+}
+
+// FindOrCreate returns the Deployment of r: the one GitHub Actions made for
+// a job of r.RunID that declares r.Environment, else the one Find finds
+// (apply-env's, for smoke-test in another job), else a new one. created
+// says whether it was created.
 func (c *Client) FindOrCreate(ctx context.Context, r Request) (d *Deployment, created bool, err error) {
+	if d, err = c.FindRun(ctx, r.Environment, r.SHA, r.RunID); err != nil || d != nil {
+		return d, false, err
+	}
 	if d, err = c.Find(ctx, r.Environment, r.SHA, r.Digest); err != nil || d != nil {
 		return d, false, err
 	}

@@ -51,8 +51,19 @@ func Track(ctx context.Context, opts TrackOptions) *Tracker {
 	if err == nil {
 		t.c, err = New(gh, opts.Repository)
 	}
+	var created bool
 	if err == nil {
-		t.d, _, err = t.c.FindOrCreate(ctx, opts.Request)
+		t.d, created, err = t.c.FindOrCreate(ctx, opts.Request)
+	}
+	if err == nil {
+		how := "found"
+		switch {
+		case t.d.Actions:
+			how = "the one GitHub Actions made for this job's environment"
+		case created:
+			how = "created"
+		}
+		t.logf("%s: GitHub deployment %d of %s: %s", opts.Step, t.d.ID, opts.Request.Environment, how)
 	}
 	if err == nil && opts.Start {
 		st := t.base

@@ -120,6 +120,9 @@ type Deployment struct {
 	ProductionEnvironment bool
 	TransientEnvironment  bool
 	CreatedAt             time.Time
+	// ViaApp is the slug of the GitHub App the deployment was performed
+	// via ("github-actions" for a job's environment); empty for none.
+	ViaApp string
 	// Statuses, oldest first.
 	Statuses []Status
 }
@@ -390,6 +393,10 @@ func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deploymentJSON(d *Deployment) map[string]any {
 	u := s.api("deployments/" + strconv.FormatInt(d.ID, 10))
+	var app any
+	if d.ViaApp != "" {
+		app = apps[d.ViaApp]
+	}
 	return map[string]any{
 		"url": u, "id": d.ID, "node_id": fmt.Sprintf("DE_%d", d.ID),
 		"sha": d.SHA, "ref": d.Ref, "task": d.Task, "payload": d.Payload,
@@ -398,6 +405,7 @@ func (s *Server) deploymentJSON(d *Deployment) map[string]any {
 		"created_at": ts(d.CreatedAt), "updated_at": ts(d.CreatedAt),
 		"statuses_url": u + "/statuses", "repository_url": s.repoAPI(),
 		"transient_environment": d.TransientEnvironment, "production_environment": d.ProductionEnvironment,
+		"performed_via_github_app": app,
 	}
 }
 

@@ -145,7 +145,7 @@ func Run(ctx context.Context, s *step.Context) error {
 	if ci.Provider == step.ProviderGitHub && !d.Rollback {
 		gh = githubdeploy.Track(ctx, githubdeploy.TrackOptions{
 			Step: Definition.Name, APIURL: s.Getenv("GITHUB_API_URL"), Token: access.GitHubToken(s), Repository: ci.Repository,
-			Request: githubdeploy.Request{Environment: firstNonEmpty(s.String(inCiEnvironment), env.Name), SHA: ci.SHA, Digest: d.Digest, Version: d.Version, Description: "driftless apply-env " + d.Version},
+			Request: githubdeploy.Request{Environment: firstNonEmpty(s.String(inCiEnvironment), env.Name), SHA: ci.SHA, Digest: d.Digest, Version: d.Version, Description: "driftless apply-env " + d.Version, RunID: s.Getenv("GITHUB_RUN_ID")},
 			Status:  githubdeploy.Status{EnvironmentURL: env.URL, LogURL: ci.RunURL}, Start: true, Logf: s.Logf,
 		})
 	}

@@ -150,14 +150,15 @@ func Run(ctx context.Context, s *step.Context) error {
 	if err := writeJUnit(s, &masked); err != nil {
 		return err
 	}
-	// The Deployment apply-env created for this commit, environment and
-	// digest, or a new one.
+	// The Deployment of this run's job that declares the environment, else
+	// the one apply-env created for this commit, environment and digest,
+	// else a new one.
 	var gh *githubdeploy.Tracker
 	if ci.Provider == step.ProviderGitHub {
 		gh = githubdeploy.Track(ctx, githubdeploy.TrackOptions{
 			Step: Definition.Name, APIURL: s.Getenv("GITHUB_API_URL"), Token: access.GitHubToken(s), Repository: ci.Repository,
 			Request: githubdeploy.Request{Environment: firstNonEmpty(s.String(inCiEnvironment), env.Name), SHA: firstNonEmpty(ci.SHA, rel.GitSHA), Digest: rel.Digest(), Version: rel.Version,
-				Description: "driftless smoke-test " + rel.Version},
+				Description: "driftless smoke-test " + rel.Version, RunID: s.Getenv("GITHUB_RUN_ID")},
 			Status: githubdeploy.Status{EnvironmentURL: tg.External, LogURL: ci.RunURL}, Logf: s.Logf,
 		})
 	}

@@ -383,6 +383,19 @@ func TestSignedEvidenceAndGitHub(t *testing.T) {
 	if len(ds) != 2 || ds[1].Task != githubdeploy.Task || len(ds[1].Statuses) != 1 || ds[1].Statuses[0].State != githubdeploy.StateFailure {
 		t.Errorf("deployments %+v; want a new one marked failed", ds)
 	}
+
+	// A job that declares the environment: the status goes on the
+	// Deployment GitHub Actions made for it, and none is created.
+	actions := githubtest.New(t, "o", "r", "gh-token-123")
+	job := actions.StartJob(githubtest.ActionsJob{Environment: "test", SHA: gitSHA, Ref: "v1.4.2", RunID: 42, JobID: 7})
+	env["GITHUB_API_URL"] = actions.URL
+	if r = steptest.Run(t, Definition, Run, env, "--spec", spec, "--env", "test", "--image", img, "--output", "json"); r.Code != 0 {
+		t.Fatalf("exit %d\n%s", r.Code, r.Stderr)
+	}
+	ds = actions.Deployments()
+	if st := ds[0].Statuses; len(ds) != 1 || ds[0].ID != job || len(st) != 3 || st[2].State != githubdeploy.StateSuccess || st[2].EnvironmentURL != live.URL {
+		t.Errorf("deployments %+v; want GitHub's for the job only, its last status smoke-test's success", ds)
+	}
 }
 
 // TestExpectationsFromTheCluster: what to expect comes from the
