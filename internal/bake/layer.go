@@ -30,8 +30,11 @@ type File struct {
 	Source string
 	// Target is the absolute path in the image.
 	Target string
-	// Mode overrides the file mode (directories keep 0755); zero means
-	// 0755 for files with an executable bit, 0644 for the rest.
+	// Mode overrides the file mode (directories keep theirs, below); zero
+	// means 0755 for files with an executable bit, 0644 for the rest.
+	// Directories are 0755, whatever the checkout's umask made them, except
+	// a sticky directory (a rootfs's /tmp), which stays 1777: a shared
+	// scratch directory every user may write to.
 	Mode fs.FileMode
 }
 
@@ -75,8 +78,11 @@ func collect(ctx context.Context, root *repofs.Root, f File, links repofs.Links)
 		switch {
 		case e.IsDir() && e.Rel == ".":
 			addDir(target)
+			if target != "/" {
+				byName[name] = dirEntry(name, e.Mode)
+			}
 		case e.IsDir():
-			byName[name] = entry{name: name, mode: 0o755, dir: true}
+			byName[name] = dirEntry(name, e.Mode)
 		default:
 			addDir(path.Dir(path.Join(target, e.Rel)))
 			byName[name] = fileEntry(e, name, f.Mode)
@@ -95,6 +101,15 @@ func collect(ctx context.Context, root *repofs.Root, f File, links repofs.Links)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out, nil
+}
+
+// dirEntry is the tar entry of a directory: 0755, or 1777 when it is sticky
+// on disk.
+func dirEntry(name string, mode fs.FileMode) entry {
+	if mode&fs.ModeSticky != 0 {
+		return entry{name: name, mode: 0o777 | fs.ModeSticky, dir: true}
+	}
+	return entry{name: name, mode: 0o755, dir: true}
 }
 
 // fileEntry is the tar entry of a regular file or a kept link.
@@ -118,6 +133,9 @@ func writeTar(ctx context.Context, root *repofs.Root, w io.Writer, entries []ent
 	tw := tar.NewWriter(w)
 	for _, e := range entries {
 		h := &tar.Header{Name: e.name, Mode: int64(e.mode.Perm()), ModTime: mtime, Format: tar.FormatPAX}
+		if e.mode&fs.ModeSticky != 0 {
+			h.Mode |= 0o1000 // c_ISVTX
+		}
 		switch {
 		case e.dir:
 			h.Typeflag, h.Name = tar.TypeDir, e.name+"/"

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -262,5 +263,61 @@ func TestLargeStaticNotInMemory(t *testing.T) {
 	t.Logf("baking and writing 64 MiB of static configuration allocated %d KiB", alloc>>10)
 	if alloc > 16<<20 {
 		t.Errorf("baking and writing 64 MiB of static configuration allocated %d MiB", alloc>>20)
+	}
+}
+
+// TestDirectoryModes: directories are 0755 whatever the checkout made them
+// (reproducible across umasks), except a sticky one, which stays 1777 so
+// that an image's /tmp is writable by its non-root user.
+func TestDirectoryModes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for d, mode := range map[string]os.FileMode{"rootfs/tmp": 0o777 | os.ModeSticky, "rootfs/etc": 0o700, "rootfs/var": 0o775} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(filepath.Join(dir, d), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "rootfs/etc/hostname"), []byte("x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root, err := repofs.NewRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"/", "/srv/root"} {
+		entries, err := collect(context.Background(), root, File{Source: filepath.Join(dir, "rootfs"), Target: target}, repofs.RefuseLinks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := writeTar(context.Background(), root, &b, entries, time.Unix(0, 0)); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		tr := tar.NewReader(&b)
+		for {
+			h, err := tr.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[h.Name] = strconv.FormatInt(h.Mode, 8)
+		}
+		p := strings.TrimPrefix(target+"/", "/")
+		if p == "/" {
+			p = ""
+		}
+		want := map[string]string{p + "tmp/": "1777", p + "etc/": "755", p + "var/": "755", p + "etc/hostname": "644"}
+		if target != "/" {
+			want["srv/"], want["srv/root/"] = "755", "755"
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("target %s: modes (-want +got):\n%s", target, diff)
+		}
 	}
 }
