@@ -79,7 +79,7 @@ func kustomizeError(err error, tmp, abs, rel, dir string) *Error {
 			e.Line, config = pluginEntry(e.File, "HelmChartInflationGenerator")
 		}
 		e.Msg = fmt.Sprintf("%s uses %s: driftless does not run Helm inside kustomize (kustomize's --enable-helm has no counterpart here), "+
-			"and a Helm chart as an environment's source is planned but not yet supported; render the chart into plain manifests and list them in resources, e.g. %s",
+			"but an environment can name the chart itself instead of an overlay (chart: in the spec, see docs/helm.md), or render the chart into plain manifests listed in resources, e.g. %s",
 			e.File, uses, helmTemplate(msg+"\n"+config))
 	case loadRestrictor.MatchString(msg):
 		m := loadRestrictor.FindStringSubmatch(msg)

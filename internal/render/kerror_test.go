@@ -35,7 +35,7 @@ helmCharts:
     version: 1.0.0
 `, "o/cm.yaml": cm},
 			overlay: "o", file: "o/kustomization.yaml", line: 2,
-			want:    []string{"o/kustomization.yaml uses helmCharts: driftless does not run Helm inside kustomize (kustomize's --enable-helm has no counterpart here)", "Helm chart as an environment's source is planned but not yet supported", "helm template redis --repo https://charts.example.com --version 1.0.0 > redis.yaml"},
+			want:    []string{"o/kustomization.yaml uses helmCharts: driftless does not run Helm inside kustomize (kustomize's --enable-helm has no counterpart here)", "an environment can name the chart itself instead of an overlay (chart: in the spec, see docs/helm.md)", "helm template redis --repo https://charts.example.com --version 1.0.0 > redis.yaml"},
 			notWant: "must specify --enable-helm",
 		},
 		{

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -21,11 +22,14 @@ import (
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/driftless-dev/driftless/internal/imageref"
+	"github.com/driftless-dev/driftless/internal/registry"
 	"github.com/driftless-dev/driftless/internal/spec"
 )
 
 // Options are what a render pins and records.
 type Options struct {
+	// Registry reaches the registry of an environment's OCI chart.
+	Registry registry.Options
 	// Image is the pipeline's image pinned by digest, repo@sha256:...
 	Image string
 	// Version, GitSHA and ConfigRevision are recorded on every object.
@@ -46,6 +50,9 @@ type Result struct {
 	SHA256 string
 	// Objects are the rendered objects, in output order.
 	Objects []Object
+	// Dropped are the chart's test hooks left out (chart.testHooks:
+	// drop), for the step to say so.
+	Dropped []Hook
 }
 
 // Object is a rendered object's identity and content.
@@ -85,10 +92,16 @@ func (e *FloatingImagesError) Error() string {
 	return b.String()
 }
 
-// Environment renders env's overlay with the pipeline's image pinned and
-// traceability metadata added. It returns *FloatingImagesError when any
-// image would float.
+// Environment renders env's overlay or chart with the pipeline's image
+// pinned and traceability metadata added. It returns *FloatingImagesError
+// when any image would float.
 func Environment(p *spec.Pipeline, env *spec.Environment, opts Options) (*Result, error) {
+	return EnvironmentContext(context.Background(), p, env, opts)
+}
+
+// EnvironmentContext is Environment with a context for pulling an OCI
+// chart.
+func EnvironmentContext(ctx context.Context, p *spec.Pipeline, env *spec.Environment, opts Options) (*Result, error) {
 	var images []types.Image
 	pinnedRepo, digest := "", ""
 	if opts.Image != "" {
@@ -103,7 +116,7 @@ func Environment(p *spec.Pipeline, env *spec.Environment, opts Options) (*Result
 			images = append(images, types.Image{Name: n, NewName: pinnedRepo, Digest: digest})
 		}
 	}
-	m, err := Kustomize(p.Path(env.Overlay), Wrapper{Images: images})
+	m, dropped, err := Source(ctx, p, env, Wrapper{Images: images}, ChartInputs{Registry: opts.Registry, Image: opts.Image, Version: opts.Version})
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +150,23 @@ func Environment(p *spec.Pipeline, env *spec.Environment, opts Options) (*Result
 		return nil, fmt.Errorf("environment %q: serialising: %w", env.Name, err)
 	}
 	sum := sha256.Sum256(y)
-	return &Result{Env: env.Name, Namespace: env.Namespace, YAML: y, SHA256: hex.EncodeToString(sum[:]), Objects: objs}, nil
+	return &Result{Env: env.Name, Namespace: env.Namespace, YAML: y, SHA256: hex.EncodeToString(sum[:]), Objects: objs, Dropped: dropped}, nil
+}
+
+// Source renders env's overlay with kustomize, or its chart with Helm and
+// then kustomize around the output, with w's additions either way. It
+// returns the chart's test hooks left out, if any.
+func Source(ctx context.Context, p *spec.Pipeline, env *spec.Environment, w Wrapper, in ChartInputs) (resmap.ResMap, []Hook, error) {
+	if env.Chart == nil {
+		m, err := Kustomize(p.Path(env.Overlay), w)
+		return m, nil, err
+	}
+	in.Origins = in.Origins || w.Origins
+	m, out, err := chartKustomize(ctx, p, env, in, w)
+	if err != nil {
+		return nil, nil, fmt.Errorf("environment %q: %w", env.Name, err)
+	}
+	return m, out.Dropped, nil
 }
 
 // Write writes the result to dir/<env>.yaml and returns the path.

@@ -34,6 +34,9 @@ func (p *Pipeline) setDefaults() {
 		if e.Timeout.Duration == 0 {
 			e.Timeout.Duration = 5 * time.Minute
 		}
+		if e.Chart != nil && e.Chart.TestHooks == "" {
+			e.Chart.TestHooks = "refuse"
+		}
 		if e.Smoke != nil {
 			if e.Smoke.Timeout.Duration == 0 {
 				e.Smoke.Timeout.Duration = 2 * time.Minute
@@ -132,6 +135,9 @@ func (p *Pipeline) check() error {
 		if e.URL != "" {
 			checkURL(add, ep+".url", e.URL)
 		}
+		if c := e.Chart; c != nil {
+			checkChart(add, ep+".chart", c)
+		}
 		if s := e.Smoke; s != nil {
 			if s.URL != "" {
 				checkURL(add, ep+".smoke.url", s.URL)
@@ -172,6 +178,69 @@ func (p *Pipeline) check() error {
 		}
 	}
 	return capFindings(p.File, errs, 0)
+}
+
+var (
+	kubeVersion = regexp.MustCompile(`^v?[0-9]+\.[0-9]+(\.[0-9]+)?$`)
+	// apiVersion is what helm template --api-versions takes: a group
+	// version (v1, apps/v1), optionally with a kind.
+	apiVersion = regexp.MustCompile(`^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?v[0-9]+[a-z0-9]*(/[A-Za-z][A-Za-z0-9]*)?$`)
+	valuesPath = regexp.MustCompile(`^[^.]+(\.[^.]+)*$`)
+)
+
+func checkChart(add func(string, string, ...any), cp string, c *Chart) {
+	if c.OCI != "" {
+		checkOCIChart(add, cp+".oci", c.OCI)
+	}
+	if c.Path != "" && filepath.IsAbs(c.Path) {
+		add(cp+".path", "%q must be relative to the spec's directory", c.Path)
+	}
+	if c.Release != "" && (!dnsLabel.MatchString(c.Release) || len(c.Release) > 53) {
+		add(cp+".release", "%q is not a valid release name: at most 53 lowercase letters, digits and '-', starting and ending with a letter or digit", c.Release)
+	}
+	for i, v := range c.Values {
+		if filepath.IsAbs(v) {
+			add(fmt.Sprintf("%s.values[%d]", cp, i), "%q must be relative to the spec's directory", v)
+		}
+	}
+	if !kubeVersion.MatchString(c.KubeVersion) {
+		add(cp+".kubeVersion", "%q is not a Kubernetes version; write it as helm template --kube-version takes it, e.g. v1.34.3", c.KubeVersion)
+	}
+	for i, a := range c.APIVersions {
+		if !apiVersion.MatchString(a) {
+			add(fmt.Sprintf("%s.apiVersions[%d]", cp, i), "%q is not an API version; write group/version (monitoring.coreos.com/v1) or group/version/Kind (monitoring.coreos.com/v1/ServiceMonitor)", a)
+		}
+	}
+	if iv := c.ImageValues; iv != nil {
+		given := 0
+		for _, f := range []struct{ field, path string }{{"repository", iv.Repository}, {"digest", iv.Digest}, {"tag", iv.Tag}, {"reference", iv.Reference}} {
+			if f.path == "" {
+				continue
+			}
+			given++
+			if !valuesPath.MatchString(f.path) {
+				add(cp+".imageValues."+f.field, "%q is not a values path; write the keys joined by dots, e.g. image.repository", f.path)
+			}
+		}
+		if given == 0 {
+			add(cp+".imageValues", "names no values path; give repository and digest (or reference, or tag) as the chart's values name them, e.g. {repository: image.repository, digest: image.digest}")
+		}
+	}
+}
+
+func checkOCIChart(add func(string, string, ...any), path, ref string) {
+	rest, ok := strings.CutPrefix(ref, "oci://")
+	if !ok {
+		add(path, "%q is not an OCI chart reference; write oci://registry/repo/chart@sha256:<64 hex>", ref)
+		return
+	}
+	if !strings.Contains(rest, "@") {
+		add(path, "%q is not pinned by digest: a tag can move; write oci://%s@sha256:<64 hex>, the digest helm push prints", ref, strings.SplitN(rest, ":", 2)[0])
+		return
+	}
+	if _, err := name.NewDigest(rest); err != nil {
+		add(path, "%q is not an OCI chart reference pinned by digest (oci://registry/repo/chart@sha256:<64 hex>): %v", ref, err)
+	}
 }
 
 func (p *Pipeline) envNames(before int) []string {
@@ -237,6 +306,10 @@ func (p *Pipeline) checkFiles() error {
 	var errs []error
 	add := func(path, format string, args ...any) { errs = append(errs, p.errAt(path, format, args...)) }
 	for i, e := range p.Environments {
+		if c := e.Chart; c != nil {
+			p.checkChartFiles(add, fmt.Sprintf("environments[%d].chart", i), c)
+			continue
+		}
 		dir := p.Path(e.Overlay)
 		fi, err := os.Stat(dir)
 		switch {
@@ -274,6 +347,28 @@ func (p *Pipeline) checkFiles() error {
 		}
 	}
 	return capFindings(p.File, errs, 0)
+}
+
+func (p *Pipeline) checkChartFiles(add func(string, string, ...any), cp string, c *Chart) {
+	if c.Path != "" {
+		dir := p.Path(c.Path)
+		fi, err := os.Stat(dir)
+		switch {
+		case err != nil:
+			add(cp+".path", "chart %q does not exist (resolved to %s)", c.Path, dir)
+		case !fi.IsDir():
+			add(cp+".path", "chart %q is a file; give the chart's directory, the one holding Chart.yaml (a packaged chart goes to a registry: chart.oci)", c.Path)
+		default:
+			if _, err := os.Stat(filepath.Join(dir, "Chart.yaml")); err != nil {
+				add(cp+".path", "chart %q has no Chart.yaml", c.Path)
+			}
+		}
+	}
+	for j, v := range c.Values {
+		if fi, err := os.Stat(p.Path(v)); err != nil || fi.IsDir() {
+			add(fmt.Sprintf("%s.values[%d]", cp, j), "values file %q does not exist", v)
+		}
+	}
 }
 
 // KustomizationFileNames are the names kustomize recognises, in its order.

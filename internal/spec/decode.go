@@ -151,6 +151,15 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.Set(reflect.ValueOf(Duration{dur}))
+	case t.Kind() == reflect.Interface:
+		// Free-form values (a chart's inline values): whatever YAML says,
+		// as yaml.v3 decodes it.
+		var x any
+		if err := n.Decode(&x); err != nil {
+			d.errorf(n, path, "%v", err)
+			return
+		}
+		v.Set(reflect.ValueOf(&x).Elem())
 	case t.Kind() == reflect.Pointer:
 		nv := reflect.New(t.Elem())
 		d.decode(n, nv.Elem(), path)
@@ -298,6 +307,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			d.errorf(val, fp, "needs at least %d item(s)", n)
 		}
 	}
+	d.checkOneOf(n, path, fs, seen)
 	for _, f := range fs {
 		if f.required && !seen[f.name] {
 			where := "at the top level"
@@ -307,6 +317,58 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			d.errorf(n, join(path, f.name), "missing required field %q %s", f.name, where)
 		}
 	}
+}
+
+// checkOneOf reports a group of fields tagged oneOf of which not exactly
+// one is given.
+func (d *decoder) checkOneOf(n *yaml.Node, path string, fs []field, seen map[string]bool) {
+	var groups []string
+	members := map[string][]string{}
+	for _, f := range fs {
+		if g := f.sf.Tag.Get("oneOf"); g != "" {
+			if members[g] == nil {
+				groups = append(groups, g)
+			}
+			members[g] = append(members[g], f.name)
+		}
+	}
+	where := "at the top level"
+	if path != "" {
+		where = "in " + path
+	}
+	for _, g := range groups {
+		var given []string
+		for _, m := range members[g] {
+			if seen[m] {
+				given = append(given, m)
+			}
+		}
+		choices := strings.Join(quoted(members[g]), " or ")
+		switch {
+		case len(given) == 0:
+			d.errorf(n, path, "missing %s %s: give exactly one", choices, where)
+		case len(given) > 1:
+			d.errorf(keyNode(n, given[1]), join(path, given[1]), "%s are exclusive %s: give exactly one", choices, where)
+		}
+	}
+}
+
+func quoted(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strconv.Quote(s)
+	}
+	return out
+}
+
+// keyNode returns the key node of field name in mapping n, or n.
+func keyNode(n *yaml.Node, name string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == name {
+			return n.Content[i]
+		}
+	}
+	return n
 }
 
 func (d *decoder) checkEnum(n *yaml.Node, v reflect.Value, path string, enum []string) {

@@ -40,7 +40,15 @@ func typeSchema(t reflect.Type) obj {
 	case reflect.Struct:
 		props := obj{}
 		var required []string
+		var groups []string
+		oneOf := map[string][]any{}
 		for _, f := range fieldsOf(t) {
+			if g := f.sf.Tag.Get("oneOf"); g != "" {
+				if _, seen := oneOf[g]; !seen {
+					groups = append(groups, g)
+				}
+				oneOf[g] = append(oneOf[g], obj{"required": []string{f.name}})
+			}
 			fs := typeSchema(f.sf.Type)
 			tag := f.sf.Tag
 			if d := tag.Get("doc"); d != "" {
@@ -74,6 +82,17 @@ func typeSchema(t reflect.Type) obj {
 		if len(required) > 0 {
 			s["required"] = required
 		}
+		switch len(groups) {
+		case 0:
+		case 1:
+			s["oneOf"] = oneOf[groups[0]]
+		default:
+			var all []any
+			for _, g := range groups {
+				all = append(all, obj{"oneOf": oneOf[g]})
+			}
+			s["allOf"] = all
+		}
 		return s
 	case reflect.Slice:
 		return obj{"type": "array", "items": typeSchema(t.Elem())}
@@ -85,6 +104,8 @@ func typeSchema(t reflect.Type) obj {
 		return obj{"type": "integer"}
 	case reflect.Bool:
 		return obj{"type": "boolean"}
+	case reflect.Interface:
+		return obj{} // any value
 	}
 	panic("spec: no schema for " + t.String())
 }

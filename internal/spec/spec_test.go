@@ -106,6 +106,23 @@ var errorCases = []struct {
 	{"empty", "", `f.yaml: the pipeline spec is empty`, false},
 	{"null required field", strings.Replace(base, "apiVersion: driftless.dev/v1alpha1", "apiVersion:", 1), `f.yaml:1:12: apiVersion: "apiVersion" is required and cannot be empty`, true},
 	{"duplicate key", base + "name: again\n", `f.yaml:11:1: name: duplicate field "name"`, false},
+	{"neither overlay nor chart", strings.Replace(base, "    overlay: o/test\n", "", 1), `f.yaml:8:5: environments[0]: missing "overlay" or "chart" in environments[0]: give exactly one`, true},
+	{"overlay and chart", base + chartSpec, `f.yaml:11:5: environments[0].chart: "overlay" or "chart" are exclusive in environments[0]: give exactly one`, true},
+	{"chart path and oci", withChart("      path: c\n      oci: oci://r.example.com/c@sha256:" + strings.Repeat("a", 64) + "\n      kubeVersion: v1.34.3\n"), `f.yaml:12:7: environments[0].chart.oci: "path" or "oci" are exclusive in environments[0].chart: give exactly one`, true},
+	{"chart without kubeVersion", withChart("      path: c\n"), `f.yaml:11:7: environments[0].chart.kubeVersion: missing required field "kubeVersion" in environments[0].chart`, true},
+	{"chart oci by tag", withChart("      oci: oci://r.example.com/charts/api:1.2.3\n      kubeVersion: v1.34.3\n"), `f.yaml:11:12: environments[0].chart.oci: "oci://r.example.com/charts/api:1.2.3" is not pinned by digest: a tag can move; write oci://r.example.com/charts/api@sha256:<64 hex>`, true},
+	{"chart bad kubeVersion", withChart("      path: c\n      kubeVersion: \"1.34-latest\"\n"), `f.yaml:12:20: environments[0].chart.kubeVersion: "1.34-latest" is not a Kubernetes version`, true},
+	{"chart bad apiVersion", withChart("      path: c\n      kubeVersion: v1.34.3\n      apiVersions: [ServiceMonitor]\n"), `f.yaml:13:21: environments[0].chart.apiVersions[0]: "ServiceMonitor" is not an API version`, false},
+	{"chart empty imageValues", withChart("      path: c\n      kubeVersion: v1.34.3\n      imageValues: {}\n"), `environments[0].chart.imageValues: names no values path`, false},
+	{"chart bad testHooks", withChart("      path: c\n      kubeVersion: v1.34.3\n      testHooks: keep\n"), `f.yaml:13:18: environments[0].chart.testHooks: "keep" is not valid; valid values: refuse, drop`, true},
+}
+
+// chartSpec is an environment's chart, for base.
+const chartSpec = "    chart:\n      path: c\n      kubeVersion: v1.34.3\n"
+
+// withChart is base with the test environment's overlay replaced by a chart.
+func withChart(chart string) string {
+	return strings.Replace(base, "    overlay: o/test\n", "", 1) + "    chart:\n" + chart
 }
 
 func TestParseErrors(t *testing.T) {

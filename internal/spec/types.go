@@ -9,6 +9,8 @@ package spec
 //	default:"x"      documented default (applied by setDefaults)
 //	pattern:"re"     JSON Schema pattern, for editors only (the Go side checks
 //	                 with real parsers in check.go)
+//	oneOf:"group"    exactly one of the struct's fields in the group is given
+//	                 (checked in check.go; a JSON Schema oneOf for editors)
 
 // APIVersion and Kind identify the current format.
 const (
@@ -80,13 +82,38 @@ type Versioning struct {
 // Environment is one deployment target.
 type Environment struct {
 	Name      string     `yaml:"name" required:"true" pattern:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" doc:"Environment name (test, prod)."`
-	Overlay   string     `yaml:"overlay" required:"true" doc:"Kustomize overlay directory, relative to the spec."`
+	Overlay   string     `yaml:"overlay" oneOf:"source" doc:"Kustomize overlay directory, relative to the spec. An environment has either an overlay or a chart."`
+	Chart     *Chart     `yaml:"chart" oneOf:"source" doc:"Helm chart the environment is rendered from instead of an overlay, in-process with the Helm SDK, then pinned, validated and applied like an overlay's output."`
 	Namespace string     `yaml:"namespace" required:"true" pattern:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" doc:"Namespace the environment lives in; leases and releases are recorded there."`
 	URL       string     `yaml:"url" doc:"Base URL of the deployed service, shown in summaries and used by smoke-test."`
 	Smoke     *Smoke     `yaml:"smoke" doc:"HTTP checks smoke-test runs after a deployment."`
 	Promotion *Promotion `yaml:"promotion" doc:"Gates a release must pass before it is deployed here."`
 	Keep      []string   `yaml:"keep" default:"PersistentVolumeClaim" doc:"Kinds never pruned (user data lives there)."`
 	Timeout   Duration   `yaml:"timeout" default:"5m" doc:"How long apply-env waits for the environment to become healthy."`
+}
+
+// Chart is a Helm chart an environment is rendered from, as `helm
+// template` would render it for these inputs.
+type Chart struct {
+	Path        string         `yaml:"path" oneOf:"chart" doc:"Chart directory in the repository (the one holding Chart.yaml), relative to the spec. A chart has either a path or an oci reference."`
+	OCI         string         `yaml:"oci" oneOf:"chart" pattern:"^oci://[^@]+@sha256:[a-f0-9]{64}$" doc:"Chart in an OCI registry, pinned by digest: oci://registry/repo/chart@sha256:<64 hex> (helm push prints the digest). A tag alone is refused: it can move."`
+	Release     string         `yaml:"release" pattern:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" doc:"Release name the templates see as .Release.Name; defaults to the pipeline's name."`
+	Values      []string       `yaml:"values" doc:"Values files, relative to the spec, merged in order over the chart's values.yaml (a later file wins), as helm -f does."`
+	Set         map[string]any `yaml:"set" doc:"Inline values merged over the values files, as one more values file would be."`
+	KubeVersion string         `yaml:"kubeVersion" required:"true" pattern:"^v?[0-9]+\\.[0-9]+(\\.[0-9]+)?$" doc:"Kubernetes version of the target cluster (.Capabilities.KubeVersion), as helm template --kube-version: v1.34.3."`
+	APIVersions []string       `yaml:"apiVersions" doc:"API versions the target serves beyond Kubernetes' own (.Capabilities.APIVersions), as helm template --api-versions: monitoring.coreos.com/v1 or monitoring.coreos.com/v1/ServiceMonitor."`
+	IncludeCRDs bool           `yaml:"includeCRDs" doc:"Render the CustomResourceDefinitions in the chart's crds/ directories too, as helm template --include-crds; apply-env applies them first."`
+	ImageValues *ImageValues   `yaml:"imageValues" doc:"Where the chart reads the pipeline's image in its values: driftless sets these values paths to the image bake-image pushed, pinned by digest. The rendered containers are then pinned like an overlay's whether or not the chart reads them."`
+	TestHooks   string         `yaml:"testHooks" enum:"refuse,drop" default:"refuse" doc:"Chart test hooks (helm.sh/hook: test) have no place in a deployment: refuse fails the render naming each, drop leaves them out and says so. Every other hook is refused: driftless applies objects itself and has no hook phases."`
+}
+
+// ImageValues are values paths (dot-separated keys, image.repository)
+// that receive the pipeline's image.
+type ImageValues struct {
+	Repository string `yaml:"repository" doc:"Values path set to the image's repository (image.repository)."`
+	Digest     string `yaml:"digest" doc:"Values path set to the image's digest, sha256:<64 hex> (image.digest)."`
+	Tag        string `yaml:"tag" doc:"Values path set to the release version, the Git tag, when the render has one (image.tag)."`
+	Reference  string `yaml:"reference" doc:"Values path set to the whole reference, repository@sha256:<64 hex> (image.ref)."`
 }
 
 // Smoke is the set of checks smoke-test runs.

@@ -145,7 +145,7 @@ func Run(ctx context.Context, s *step.Context) error {
 	if ci.Provider == step.ProviderGitHub && !d.Rollback {
 		gh = githubdeploy.Track(ctx, githubdeploy.TrackOptions{
 			Step: Definition.Name, APIURL: s.Getenv("GITHUB_API_URL"), Token: access.GitHubToken(s), Repository: ci.Repository,
-			Request: githubdeploy.Request{Environment: firstNonEmpty(s.String(inCiEnvironment), env.Name), SHA: ci.SHA, Digest: d.Digest, Version: d.Version, Description: "driftless apply-env " + d.Version, RunID: s.Getenv("GITHUB_RUN_ID")},
+			Request: githubdeploy.Request{Environment: firstNonEmpty(s.String(inCiEnvironment), env.Name), SHA: ci.SHA, Digest: d.Digest, Version: d.Version, Description: "driftless apply-env " + d.Version},
 			Status:  githubdeploy.Status{EnvironmentURL: env.URL, LogURL: ci.RunURL}, Start: true, Logf: s.Logf,
 		})
 	}
@@ -275,7 +275,7 @@ func manifestsFor(ctx context.Context, s *step.Context, p *spec.Pipeline, env *s
 	if s.Bool(inRollback) {
 		return nil, nil
 	}
-	opts := render.Options{Image: s.String(inImage), Version: s.StringOr(inRelease, ci.Tag), GitSHA: ci.SHA}
+	opts := render.Options{Image: s.String(inImage), Version: s.StringOr(inRelease, ci.Tag), GitSHA: ci.SHA, Registry: access.Registry(s, ci, Definition.Name)}
 	if p.Static != nil {
 		rev, err := configrev.Dir(p.Path(p.Static.Dir))
 		if err != nil {
@@ -283,13 +283,16 @@ func manifestsFor(ctx context.Context, s *step.Context, p *spec.Pipeline, env *s
 		}
 		opts.ConfigRevision = rev
 	}
-	res, err := render.Environment(p, env, opts)
+	res, err := render.EnvironmentContext(ctx, p, env, opts)
 	var fe *render.FloatingImagesError
 	if errors.As(err, &fe) {
 		return nil, step.Failed(err)
 	}
 	if err != nil {
 		return nil, err
+	}
+	for _, h := range res.Dropped {
+		s.Logf("apply-env: %s: chart test hook %s left out (chart.testHooks: drop)", env.Name, h)
 	}
 	return res.YAML, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/driftless-dev/driftless/internal/access"
 	"github.com/driftless-dev/driftless/internal/configrev"
 	"github.com/driftless-dev/driftless/internal/render"
 	"github.com/driftless-dev/driftless/internal/spec"
@@ -27,10 +28,11 @@ var (
 
 var Definition = step.Definition{
 	Name:    "kustomize-render",
-	Summary: "Render each environment's overlay with the image pinned by digest, one file per environment.",
-	Inputs: []step.Input{
+	Summary: "Render each environment's overlay or Helm chart with the image pinned by digest, one file per environment.",
+	// The registry inputs reach the registries of OCI charts.
+	Inputs: append([]step.Input{
 		inEnv, inImage, inOut, inRelease, inGitSha, inConfigRevision,
-	},
+	}, access.RegistryInputs...),
 	Outputs: []step.Output{
 		{Name: "rendered", Description: "JSON object: environment → {file, sha256, objects}."},
 		{Name: "manifests", Description: "The written file, when one environment was rendered: apply-env's manifests input (a dotenv from this step feeds it as DRIFTLESS_MANIFESTS)."},
@@ -73,6 +75,7 @@ func Run(ctx context.Context, s *step.Context) error {
 		Version:        s.StringOr(inRelease, ci.Tag),
 		GitSHA:         s.StringOr(inGitSha, ci.SHA),
 		ConfigRevision: s.String(inConfigRevision),
+		Registry:       access.Registry(s, ci, Definition.Name),
 	}
 	if opts.ConfigRevision == "" && p.Static != nil {
 		if opts.ConfigRevision, err = configrev.Dir(p.Path(p.Static.Dir)); err != nil {
@@ -87,7 +90,7 @@ func Run(ctx context.Context, s *step.Context) error {
 	errs := make([]error, len(envs))
 	var wg sync.WaitGroup
 	for i, e := range envs {
-		wg.Go(func() { results[i], errs[i] = render.Environment(p, e, opts) })
+		wg.Go(func() { results[i], errs[i] = render.EnvironmentContext(ctx, p, e, opts) })
 	}
 	wg.Wait()
 	var rendered []*render.Result
@@ -118,6 +121,9 @@ func Run(ctx context.Context, s *step.Context) error {
 		}
 		if !s.JSON() {
 			fmt.Fprintln(s.Stdout, path)
+		}
+		for _, h := range res.Dropped {
+			s.Logf("kustomize-render: %s: chart test hook %s left out (chart.testHooks: drop)", res.Env, h)
 		}
 		s.Logf("kustomize-render: %s: %d object(s) → %s (sha256 %s)", res.Env, len(res.Objects), path, res.SHA256)
 		written[res.Env] = writtenFile{File: path, SHA256: res.SHA256, Objects: len(res.Objects)}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -177,5 +178,34 @@ func TestOneBrokenEnvironmentWritesNothing(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(out); len(entries) != 0 {
 		t.Errorf("the good environment was written although another failed: %v", entries)
+	}
+}
+
+// TestRenderHelmExample: the example's chart-based spec renders both
+// environments, the image pinned through the chart's values, and says
+// which test hooks it left out.
+func TestRenderHelmExample(t *testing.T) {
+	t.Parallel()
+	root := testtool.Root(t)
+	out := t.TempDir()
+	env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REF": "refs/tags/v1.4.2", "GITHUB_SHA": "c0ffee", "INPUT_IMAGE": image}
+	code, stdout, stderr := runStep(t, env, "--spec", filepath.Join(root, "example", "helm", "driftless.yaml"), "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	for _, e := range []string{"test", "prod"} {
+		b, err := os.ReadFile(filepath.Join(out, e+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(regexp.MustCompile(`(?m)^ +image: `+regexp.QuoteMeta(image)+`$`).FindAll(b, -1)); n != 2 {
+			t.Errorf("%s: the API and the worker should run %s; %d containers do:\n%s", e, image, n, b)
+		}
+		if want := "kustomize-render: " + e + ": chart test hook Pod/pssp-api-test-connection (pssp/templates/tests/test-connection.yaml): helm.sh/hook: test left out (chart.testHooks: drop)"; !strings.Contains(stderr, want) {
+			t.Errorf("log lacks %q:\n%s", want, stderr)
+		}
+	}
+	if !strings.Contains(stdout, filepath.Join(out, "prod.yaml")) {
+		t.Errorf("stdout %q", stdout)
 	}
 }
