@@ -250,7 +250,9 @@ build() {
     dest=$(mktemp -d "$cacheroot/.stage.XXXXXX")
   fi
   log "building ${ref:-the local checkout} from source with $(go version | cut -d' ' -f3)"
-  (cd "$root" && CGO_ENABLED=0 go build "${flags[@]}" -o "$dest/" ./cmd/...) >&2 ||
+  local pkgs=() s
+  for s in $steps; do pkgs+=("./cmd/$s"); done # the steps, not the multi-call driftless of the image
+  (cd "$root" && CGO_ENABLED=0 go build "${flags[@]}" -o "$dest/" "${pkgs[@]}") >&2 ||
     fail 2 "building $root from source failed"
   if [ "$1" = source ]; then echo "$dest"; else place "$dest" "$1"; fi
 }
