@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 
@@ -49,6 +50,27 @@ type source struct {
 	// kept are the positions of the fields keep was asked for, found
 	// before node was dropped.
 	kept map[string]keptPosition
+	// lazy parses the object's document for node when a position is
+	// first asked for: objects that fastParse read have no node.
+	lazy *lazyNode
+}
+
+// lazyNode is a document's root node, parsed by yaml.v3 on first use.
+type lazyNode struct {
+	once sync.Once
+	doc  document
+	node *yaml.Node
+}
+
+func (l *lazyNode) get() *yaml.Node {
+	l.once.Do(func() {
+		var n yaml.Node
+		if yaml.Unmarshal(l.doc.data, &n) == nil && len(n.Content) > 0 {
+			offsetLines(&n, l.doc.line)
+			l.node = n.Content[0]
+		}
+	})
+	return l.node
 }
 
 type keptPosition struct {
@@ -61,7 +83,7 @@ type keptPosition struct {
 // the object's position.
 func (s *source) keep(paths ...string) {
 	if s.node == nil {
-		return
+		return // nothing to drop; a lazy source parses again if asked
 	}
 	s.kept = map[string]keptPosition{"": {s.node.Line, s.node.Column, true}}
 	for _, p := range paths {
@@ -127,6 +149,9 @@ func (s source) has(path string) bool {
 
 func (s source) find(path string) (line, col int, exact bool) {
 	n := s.node
+	if n == nil && s.lazy != nil {
+		n = s.lazy.get()
+	}
 	if n == nil {
 		if p, ok := s.kept[path]; ok {
 			return p.line, p.col, p.exact

@@ -130,6 +130,11 @@ func isDocumentStart(l []byte) bool {
 // off by an end marker (...) rather than a start marker is parsed too.
 // fatal means the YAML is broken: the parser would not go past it.
 func parseDocuments(file string, d document) (objs []*object, findings []Finding, fatal bool) {
+	if content, ok := fastParse(d.data); ok {
+		o := newObject("", content)
+		o.src = source{file: file, lazy: &lazyNode{doc: d}}
+		return []*object{o}, nil, false
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(d.data))
 	for {
 		var doc yaml.Node

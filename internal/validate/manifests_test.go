@@ -89,3 +89,67 @@ func TestManifestsAcrossDocuments(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestManifestsPoliciesAcrossObjects: the policies that need two objects
+// still point at the workload's lines once both were checked and slimmed.
+func TestManifestsPoliciesAcrossObjects(t *testing.T) {
+	t.Parallel()
+	content := `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: db
+  namespace: ns
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: db
+  template:
+    metadata:
+      labels:
+        app: db
+    spec:
+      containers:
+      - name: db
+        image: postgres:16
+        resources:
+          requests:
+            cpu: 1m
+            memory: 1Mi
+      volumes:
+      - name: data
+        persistentVolumeClaim:
+          claimName: data
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: data
+  namespace: ns
+spec:
+  accessModes:
+  - ReadWriteOnce
+  resources:
+    requests:
+      storage: 1Gi
+`
+	file := filepath.Join(t.TempDir(), "m.yaml")
+	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Manifests(nil, []string{file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range r.Findings {
+		got = append(got, strings.TrimPrefix(f.String(), file))
+	}
+	want := []string{
+		`:7:3: error: Deployment/ns/db: spec.replicas: runs 2 replicas that all mount ReadWriteOnce PersistentVolumeClaim "data": only one pod can attach it`,
+		`:24:9: error: Deployment/ns/db: spec.template.spec.volumes[0]: mounts ReadWriteOnce PersistentVolumeClaim "data" with a RollingUpdate strategy: the new pod can never attach the volume while the old pod holds it; set strategy.type: Recreate`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+}
