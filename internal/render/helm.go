@@ -390,7 +390,7 @@ func RenderChart(ctx context.Context, p *spec.Pipeline, env *spec.Environment, i
 	var e engine.Engine
 	files, err := e.Render(ch, top)
 	if err != nil {
-		return nil, templateError(p, c, ch, err)
+		return nil, templateError(p, c, err)
 	}
 	for k := range files {
 		if strings.HasSuffix(k, "NOTES.txt") {
@@ -525,7 +525,7 @@ func leaves(u *jsonschema.OutputUnit, out []jsonschema.OutputUnit) []jsonschema.
 // not always there).
 var helmPosition = regexp.MustCompile(`template: ([^:\s]+):(\d+)(?::(\d+))?: (.*)`)
 
-func templateError(p *spec.Pipeline, c *spec.Chart, ch *chart.Chart, err error) error {
+func templateError(p *spec.Pipeline, c *spec.Chart, err error) error {
 	msg := strings.Join(strings.Fields(err.Error()), " ")
 	sm := helmPosition.FindAllStringSubmatch(msg, -1)
 	if len(sm) == 0 {
@@ -537,18 +537,19 @@ func templateError(p *spec.Pipeline, c *spec.Chart, ch *chart.Chart, err error) 
 	te := &TemplateError{Template: last[1], Msg: last[4]}
 	te.Line, _ = strconv.Atoi(last[2])
 	te.Col, _ = strconv.Atoi(last[3])
-	te.File = TemplateFile(p, c, ch, last[1])
+	te.File = TemplateFile(p, c, last[1])
 	return te
 }
 
 // TemplateFile is the file in the repository of a template Helm names
 // chart/templates/x.yaml (or chart/charts/sub/templates/x.yaml), when the
 // chart is a directory there and the file exists; "" otherwise.
-func TemplateFile(p *spec.Pipeline, c *spec.Chart, ch *chart.Chart, template string) string {
+func TemplateFile(p *spec.Pipeline, c *spec.Chart, template string) string {
 	if c.Path == "" {
 		return ""
 	}
-	rel, ok := strings.CutPrefix(template, ch.Name()+"/")
+	// The first element is the chart's name, not its directory's.
+	_, rel, ok := strings.Cut(template, "/")
 	if !ok {
 		return ""
 	}
@@ -608,17 +609,15 @@ func chartStream(p *spec.Pipeline, env *spec.Environment, out *ChartOutput, orig
 			}
 		}
 		if origins {
-			file := TemplateFile(p, env.Chart, out.Chart, d.template)
+			file := TemplateFile(p, env.Chart, d.template)
 			if file == "" {
 				file = d.template
 			} else if rel, err := filepath.Rel(wd, file); err == nil && wd != "" {
 				file = rel
 			}
-			o, err := kyaml.Marshal(Origin{Path: file})
-			if err != nil {
-				return nil, err
-			}
-			if err := n.PipeE(kyaml.SetAnnotation(OriginAnnotation, string(o))); err != nil {
+			// kustomize drops config.kubernetes.io/ annotations it did
+			// not make itself: the origin travels under another name.
+			if err := n.PipeE(kyaml.SetAnnotation(templateAnnotation, file)); err != nil {
 				return nil, fmt.Errorf("%s: %w", d.template, err)
 			}
 		}
@@ -667,5 +666,26 @@ func chartKustomize(ctx context.Context, p *spec.Pipeline, env *spec.Environment
 		}
 		return nil, nil, fmt.Errorf("chart %s: reading its output: %w", ChartName(env.Chart), err)
 	}
+	if in.Origins {
+		for _, r := range m.Resources() {
+			ann := r.GetAnnotations()
+			file, ok := ann[templateAnnotation]
+			if !ok {
+				continue
+			}
+			delete(ann, templateAnnotation)
+			o, err := kyaml.Marshal(Origin{Path: file})
+			if err != nil {
+				return nil, nil, err
+			}
+			ann[OriginAnnotation] = string(o)
+			if err := r.SetAnnotations(ann); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
 	return m, out, nil
 }
+
+// templateAnnotation carries an object's template through kustomize.
+const templateAnnotation = "render.driftless.dev/template"

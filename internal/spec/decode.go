@@ -160,6 +160,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.Set(reflect.ValueOf(&x).Elem())
+		d.positions(n, path)
 	case t.Kind() == reflect.Pointer:
 		nv := reflect.New(t.Elem())
 		d.decode(n, nv.Elem(), path)
@@ -315,6 +316,25 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 				where = "in " + path
 			}
 			d.errorf(n, join(path, f.name), "missing required field %q %s", f.name, where)
+		}
+	}
+}
+
+// positions records where every value below n is, for findings about
+// free-form values (a chart's inline values).
+func (d *decoder) positions(n *yaml.Node, path string) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	d.pos[path] = pos{n.Line, n.Column}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			d.positions(n.Content[i+1], join(path, n.Content[i].Value))
+		}
+	case yaml.SequenceNode:
+		for i, item := range n.Content {
+			d.positions(item, fmt.Sprintf("%s[%d]", path, i))
 		}
 	}
 }

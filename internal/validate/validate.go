@@ -47,15 +47,9 @@ func Pipeline(p *spec.Pipeline, envs []string) (*Report, error) {
 	loc := newLocator()
 	c.loc = loc
 	for _, env := range selected {
-		kfile := kustomizationFile(p.Path(env.Overlay))
-		m, err := render.Kustomize(p.Path(env.Overlay), render.Wrapper{Origins: true, Transformations: true})
-		if err != nil {
-			f := Finding{File: kfile, Severity: Error, Env: env.Name, Message: err.Error()}
-			var re *render.Error
-			if errors.As(err, &re) {
-				f.File, f.Line, f.Message = re.File, re.Line, re.Msg
-			}
-			r.Findings = append(r.Findings, f)
+		m, kfile, bad := renderEnv(p, env)
+		if bad != nil {
+			r.Findings = append(r.Findings, bad...)
 			continue
 		}
 		var objs []*object
