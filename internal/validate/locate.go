@@ -55,18 +55,30 @@ type source struct {
 	lazy *lazyNode
 }
 
-// lazyNode is a document's root node, parsed by yaml.v3 on first use.
+// lazyNode is a document's root node, read again from its file and
+// parsed by yaml.v3 on first use.
 type lazyNode struct {
-	once sync.Once
-	doc  document
-	node *yaml.Node
+	once       sync.Once
+	file       string
+	off        int64
+	size, line int
+	node       *yaml.Node
 }
 
 func (l *lazyNode) get() *yaml.Node {
 	l.once.Do(func() {
+		f, err := os.Open(l.file)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		data := make([]byte, l.size)
+		if _, err := f.ReadAt(data, l.off); err != nil {
+			return
+		}
 		var n yaml.Node
-		if yaml.Unmarshal(l.doc.data, &n) == nil && len(n.Content) > 0 {
-			offsetLines(&n, l.doc.line)
+		if yaml.Unmarshal(data, &n) == nil && len(n.Content) > 0 {
+			offsetLines(&n, l.line)
 			l.node = n.Content[0]
 		}
 	})

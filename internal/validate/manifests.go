@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -36,14 +37,48 @@ func Manifests(p *spec.Pipeline, files []string) (*Report, error) {
 	}
 	run := c.start(runtime.GOMAXPROCS(0), true)
 	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("reading manifests: %w", err)
+		if err := c.manifestFile(run, r, f); err != nil {
+			return nil, err
 		}
-		docs := splitDocuments(data)
-		results := make([]docResult, len(docs))
-		run.each(len(docs), func(w *checker, i int) {
-			objs, findings, fatal := parseDocuments(f, docs[i])
+	}
+	run.finish()
+	r.Findings = append(r.Findings, c.findings...)
+	Sort(r.Findings)
+	return r, nil
+}
+
+// batch is how many documents are read before the workers check them:
+// enough to keep them busy, few enough that memory does not grow with the
+// file.
+const batch = 256
+
+// manifestFile reads the documents of one file, a batch at a time, and
+// checks their objects.
+func (c *checker) manifestFile(run *run, r *Report, file string) error {
+	fh, err := os.Open(file)
+	if err != nil {
+		return fmt.Errorf("reading manifests: %w", err)
+	}
+	defer fh.Close()
+	docs := newDocumentReader(fh)
+	for {
+		var batchDocs []document
+		for len(batchDocs) < batch {
+			d, ok, err := docs.next()
+			if err != nil {
+				return fmt.Errorf("reading manifests: %w", err)
+			}
+			if !ok {
+				break
+			}
+			batchDocs = append(batchDocs, d)
+		}
+		if len(batchDocs) == 0 {
+			return nil
+		}
+		results := make([]docResult, len(batchDocs))
+		run.each(len(batchDocs), func(w *checker, i int) {
+			objs, findings, fatal := parseDocuments(file, batchDocs[i])
 			for _, o := range objs {
 				w.checkObject(o)
 			}
@@ -61,14 +96,10 @@ func Manifests(p *spec.Pipeline, files []string) (*Report, error) {
 			if d.fatal {
 				// The parser cannot go on past a syntax error: the rest
 				// of the file is not read.
-				break
+				return nil
 			}
 		}
 	}
-	run.finish()
-	r.Findings = append(r.Findings, c.findings...)
-	Sort(r.Findings)
-	return r, nil
 }
 
 // docResult is what one document gave: its objects, the findings about
@@ -80,45 +111,85 @@ type docResult struct {
 	fatal    bool
 }
 
-// document is one YAML document of a file and the line it starts at.
+// document is one YAML document of a file, where it starts (0-based line
+// and byte offset).
 type document struct {
 	data []byte
-	line int // 0-based line of data's first line in the file
+	line int
+	off  int64
 }
 
-// splitDocuments cuts a YAML stream at its document markers: lines that
+// splitDocuments cuts a YAML stream at its document markers (see
+// documentReader).
+func splitDocuments(data []byte) []document {
+	var docs []document
+	r := newDocumentReader(bytes.NewReader(data))
+	for {
+		d, ok, _ := r.next()
+		if !ok {
+			return docs
+		}
+		docs = append(docs, d)
+	}
+}
+
+// documentReader cuts a YAML stream at its document markers: lines that
 // start with "---" followed by a space or the end of the line, which YAML
 // forbids anywhere else at the start of a line, even inside a quoted or
 // block scalar. Directives (%YAML, %TAG) stay with the document they
 // precede.
-func splitDocuments(data []byte) []document {
-	var docs []document
-	start, startLine, line := 0, 0, 0
+type documentReader struct {
+	r         *bufio.Reader
+	line      int   // lines read
+	off       int64 // bytes read
+	next1     []byte
+	next1Line int
+	next1Off  int64
+	eof       bool
+}
+
+func newDocumentReader(r io.Reader) *documentReader {
+	return &documentReader{r: bufio.NewReaderSize(r, 64<<10)}
+}
+
+// next returns the next document; ok is false at the end of the stream.
+func (r *documentReader) next() (d document, ok bool, err error) {
+	var buf []byte
+	start, startOff := r.line, r.off
 	directives := true // only directives, comments and blank lines so far
-	for off := 0; off < len(data); {
-		end := bytes.IndexByte(data[off:], '\n')
-		next := len(data)
-		if end >= 0 {
-			next = off + end + 1
+	if r.next1 != nil {
+		buf, start, startOff = r.next1, r.next1Line, r.next1Off
+		r.next1 = nil
+		directives = false
+	}
+	for !r.eof {
+		l, err := r.r.ReadBytes('\n')
+		if err == io.EOF {
+			r.eof = true
+		} else if err != nil {
+			return document{}, false, err
 		}
-		l := data[off:next]
-		if isDocumentStart(l) && off > start && !directives {
-			docs = append(docs, document{data: data[start:off], line: startLine})
-			start, startLine = off, line
+		if len(l) == 0 {
+			break
 		}
-		if t := bytes.TrimSpace(l); len(t) > 0 && t[0] != '#' && t[0] != '%' && !isDocumentStart(l) {
+		lineNo, lineOff := r.line, r.off
+		r.line++
+		r.off += int64(len(l))
+		if isDocumentStart(l) {
+			if len(buf) > 0 && !directives {
+				r.next1, r.next1Line, r.next1Off = l, lineNo, lineOff
+				return document{data: buf, line: start, off: startOff}, true, nil
+			}
+			directives = false
+		} else if t := bytes.TrimSpace(l); len(t) > 0 && t[0] != '#' && t[0] != '%' {
 			directives = false
 		}
-		if isDocumentStart(l) && off == start {
-			directives = false
-		}
-		off = next
-		line++
+		buf = append(buf, l...)
 	}
-	if start < len(data) {
-		docs = append(docs, document{data: data[start:], line: startLine})
+	if len(buf) == 0 {
+		return document{}, false, nil
 	}
-	return docs
+	return document{data: buf, line: start, off: startOff}, true, nil
 }
 
 func isDocumentStart(l []byte) bool {
@@ -132,7 +203,7 @@ func isDocumentStart(l []byte) bool {
 func parseDocuments(file string, d document) (objs []*object, findings []Finding, fatal bool) {
 	if content, ok := fastParse(d.data); ok {
 		o := newObject("", content)
-		o.src = source{file: file, lazy: &lazyNode{doc: d}}
+		o.src = source{file: file, lazy: &lazyNode{file: file, off: d.off, size: len(d.data), line: d.line}}
 		return []*object{o}, nil, false
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(d.data))

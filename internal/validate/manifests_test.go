@@ -20,6 +20,9 @@ func TestSplitDocuments(t *testing.T) {
 	var got []doc
 	for _, d := range splitDocuments([]byte(in)) {
 		got = append(got, doc{string(d.data), d.line})
+		if d.data[0] != in[d.off] || !strings.HasPrefix(in[d.off:], string(d.data)) {
+			t.Errorf("document at offset %d is not there: %q", d.off, d.data)
+		}
 	}
 	want := []doc{
 		{"a: 1\n", 0},
