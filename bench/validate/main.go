@@ -18,15 +18,13 @@ package main
 
 import (
 	"bytes"
-	"errors"
-	"flag"
+		"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	sigsyaml "sigs.k8s.io/yaml"
@@ -66,6 +64,12 @@ func run() error {
 	kubeconform, err := testtool.Build(root, "kubeconform")
 	if err != nil {
 		return err
+	}
+	measurer := filepath.Join(work, "measure")
+	build := exec.Command("go", "build", "-o", measurer, "./bench/validate/measure")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building bench/validate/measure: %v\n%s", err, out)
 	}
 	validateConfig := *bin
 	if validateConfig == "" {
@@ -110,7 +114,7 @@ func run() error {
 			if into == &kcRuns {
 				args, check = kc, func(out string) error { return checkKubeconform(out, *n) }
 			}
-			res, err := measure(args, check)
+			res, err := measure(measurer, args, check)
 			if err != nil {
 				return err
 			}
@@ -133,31 +137,39 @@ type result struct {
 	rss  int64
 }
 
-func measure(args []string, check func(string) error) (result, error) {
-	cmd := exec.Command(args[0], args[1:]...)
+// measure runs args through the measure program (see measure/main.go).
+func measure(measurer string, args []string, check func(string) error) (result, error) {
+	out, err := os.CreateTemp("", "bench-validate-measure-")
+	if err != nil {
+		return result{}, err
+	}
+	out.Close()
+	defer os.Remove(out.Name())
+	cmd := exec.Command(measurer, append([]string{out.Name()}, args...)...)
 	// Outside CI: no GitHub or GitLab files to write.
 	for _, e := range os.Environ() {
 		if !strings.HasPrefix(e, "GITHUB_") && !strings.HasPrefix(e, "GITLAB_") && !strings.HasPrefix(e, "CI=") {
 			cmd.Env = append(cmd.Env, e)
 		}
 	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err := cmd.Run()
-	wall := time.Since(start)
+	var output bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &output, &output
 	name := filepath.Base(args[0])
+	if err := cmd.Run(); err != nil {
+		return result{}, fmt.Errorf("%s: %v\n%s", name, err, tail(output.String()))
+	}
+	if err := check(output.String()); err != nil {
+		return result{}, fmt.Errorf("%s: %v\n%s", name, err, tail(output.String()))
+	}
+	b, err := os.ReadFile(out.Name())
 	if err != nil {
-		return result{}, fmt.Errorf("%s: %v\n%s", name, err, tail(out.String()))
+		return result{}, err
 	}
-	if err := check(out.String()); err != nil {
-		return result{}, fmt.Errorf("%s: %v\n%s", name, err, tail(out.String()))
+	var wall, kib int64
+	if _, err := fmt.Sscan(string(b), &wall, &kib); err != nil {
+		return result{}, fmt.Errorf("%s: reading its measurement %q: %v", name, b, err)
 	}
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return result{}, errors.New("no rusage for the process on this system")
-	}
-	return result{wall: wall, rss: ru.Maxrss * 1024}, nil // Linux: KiB
+	return result{wall: time.Duration(wall), rss: kib * 1024}, nil
 }
 
 // checkValidateConfig makes sure validate-config checked every object and
