@@ -18,7 +18,7 @@ package main
 
 import (
 	"bytes"
-		"flag"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
