@@ -65,6 +65,10 @@ type Outcome struct {
 	// DriftCorrected names the objects a re-apply of the live release put
 	// back; no new release is recorded for that.
 	DriftCorrected []string
+	// Since is the time of the live release's record: when it was
+	// deployed (a re-apply of the live release keeps that time). Waves
+	// count a bake from it.
+	Since time.Time
 	// LegacyLeft names objects of the ApplySet driftless used before
 	// names carried the pipeline that these manifests do not contain: they
 	// were left alone, never pruned through the rename.
@@ -376,7 +380,7 @@ func (a *Applier) run(ctx context.Context, p *Plan) (*Outcome, error) {
 	if prev != nil && !d.Rollback && prev.Digest == rel.Digest && bytes.Equal(prev.Manifests, stored) {
 		// A re-apply of the live release is not a new release; what it
 		// put back is recorded on the release itself.
-		out.Revision = prev.Revision
+		out.Revision, out.Since = prev.Revision, prev.Time
 		if out.Changed {
 			for _, r := range results {
 				if r.Change != Unchanged {
@@ -394,7 +398,7 @@ func (a *Applier) run(ctx context.Context, p *Plan) (*Outcome, error) {
 	if err != nil {
 		return out, err
 	}
-	out.Revision = rev
+	out.Revision, out.Since = rev, rel.Time
 	return out, nil
 }
 

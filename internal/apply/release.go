@@ -174,6 +174,8 @@ func fromSecret(s *corev1.Secret) (*ReleaseRecord, error) {
 	}
 	r := &ReleaseRecord{Name: s.Name, Revision: rev, DriftCorrected: s.Annotations[annotationDriftCorrected], Note: s.Annotations[annotationNote], Status: s.Annotations[annotationStatus], Digest: s.Annotations[annotationDigest],
 		GitSHA: s.Annotations[meta.AnnotationGitSHA], Version: s.Annotations[meta.AnnotationVersion], Override: s.Annotations[annotationOverride]}
+	// Written with fractions of a second since waves count bake times
+	// from it; RFC 3339 reads both.
 	r.Time, _ = time.Parse(time.RFC3339, s.Annotations[annotationTime])
 	r.RollbackOf, _ = strconv.Atoi(s.Annotations[annotationRollbackOf])
 	zr, err := gzip.NewReader(bytes.NewReader(s.Data[manifestsKey]))
@@ -203,7 +205,7 @@ func Record(ctx context.Context, c *kube.Clients, o Owner, r *ReleaseRecord, his
 	gz := gzipped(stored)
 	ann := map[string]string{
 		annotationStatus: r.Status, annotationDigest: r.Digest, meta.AnnotationGitSHA: r.GitSHA,
-		meta.AnnotationVersion: r.Version, annotationTime: r.Time.UTC().Format(time.RFC3339),
+		meta.AnnotationVersion: r.Version, annotationTime: r.Time.UTC().Format(time.RFC3339Nano),
 	}
 	if r.Override != "" {
 		ann[annotationOverride] = r.Override
@@ -257,4 +259,18 @@ func markDriftCorrected(ctx context.Context, c *kube.Clients, o Owner, r *Releas
 		return fmt.Errorf("recording the drift correction on release %d of %s (Secret/%s/%s): %w", r.Revision, o, o.Namespace, r.Name, err)
 	}
 	return nil
+}
+
+// Holds reports whether release r is d's release: the same digest and the
+// same manifests (as recorded, Secret values left out). A re-apply of d
+// where r is live records no new release.
+func (r *ReleaseRecord) Holds(d Deployment) (bool, error) {
+	if r == nil || r.Digest != d.Digest {
+		return false, nil
+	}
+	stored, err := redact(d.Manifests)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(r.Manifests, stored), nil
 }

@@ -34,6 +34,9 @@ func (p *Pipeline) setDefaults() {
 		if e.Timeout.Duration == 0 {
 			e.Timeout.Duration = 5 * time.Minute
 		}
+		if len(e.Waves) > 0 && e.OnFailure == "" {
+			e.OnFailure = "rollback-failed"
+		}
 		if e.Chart != nil && e.Chart.TestHooks == "" {
 			e.Chart.TestHooks = "refuse"
 		}
@@ -138,6 +141,7 @@ func (p *Pipeline) check() error {
 		if c := e.Chart; c != nil {
 			checkChart(add, ep+".chart", c)
 		}
+		p.checkWaves(add, i, ep)
 		if s := e.Smoke; s != nil {
 			if s.URL != "" {
 				checkURL(add, ep+".smoke.url", s.URL)
@@ -178,6 +182,56 @@ func (p *Pipeline) check() error {
 		}
 	}
 	return capFindings(p.File, errs, 0)
+}
+
+// checkWaves checks environment i's waves: names unique, each cluster
+// reachable some way, no two clusters the same.
+func (p *Pipeline) checkWaves(add func(string, string, ...any), i int, ep string) {
+	e := p.Environments[i]
+	if len(e.Waves) == 0 {
+		if _, set := p.pos[ep+".onFailure"]; set {
+			add(ep+".onFailure", "onFailure says what a failing wave rolls back, and environment %q has no waves; remove it, or list the clusters under waves", e.Name)
+		}
+		return
+	}
+	waves := map[string]string{}
+	clusters := map[string]string{}
+	access := map[[2]string]string{}
+	for j, w := range e.Waves {
+		wp := fmt.Sprintf("%s.waves[%d]", ep, j)
+		if !dnsLabel.MatchString(w.Name) || len(w.Name) > 63 {
+			add(wp+".name", "%q is not a valid wave name: lowercase letters, digits and '-'", w.Name)
+		}
+		if prev, dup := waves[w.Name]; dup {
+			add(wp+".name", "wave %q is already defined at %s; wave names must be unique in the environment", w.Name, prev)
+		}
+		waves[w.Name] = wp
+		if _, set := p.pos[wp+".parallelism"]; set && w.Parallelism < 1 {
+			add(wp+".parallelism", "%d clusters at once: give 1 or more, or leave it out to deploy all clusters of the wave at once", w.Parallelism)
+		}
+		for k, c := range w.Clusters {
+			cp := fmt.Sprintf("%s.clusters[%d]", wp, k)
+			if !dnsLabel.MatchString(c.Name) || len(c.Name) > 63 {
+				add(cp+".name", "%q is not a valid cluster name: lowercase letters, digits and '-'", c.Name)
+			}
+			if prev, dup := clusters[c.Name]; dup {
+				add(cp+".name", "cluster %q is already defined at %s; cluster names must be unique in the environment", c.Name, prev)
+			}
+			clusters[c.Name] = cp
+			if c.Context == "" && c.Kubeconfig == "" {
+				add(cp, "cluster %q names neither a context nor a kubeconfig: give context (a kubeconfig context), kubeconfig (a file), or both, so it is not whichever cluster the current context is", c.Name)
+				continue
+			}
+			key := [2]string{p.Path(c.Kubeconfig), c.Context}
+			if prev, dup := access[key]; dup {
+				add(cp, "cluster %q has the same kubeconfig and context as %s: one cluster cannot be deployed twice in an environment", c.Name, prev)
+			}
+			access[key] = cp
+			if c.URL != "" {
+				checkURL(add, cp+".url", c.URL)
+			}
+		}
+	}
 }
 
 var (

@@ -40,6 +40,10 @@ func TestLoadValid(t *testing.T) {
 		SmokeTimeout      time.Duration
 		CheckLatency      time.Duration
 		ProdLine, ProdCol int
+		OnFailure         string
+		Waves             []string
+		Bake              time.Duration
+		Parallelism       []int
 	}{
 		Keep: prod.Keep, Timeout: prod.Timeout.Duration, Soak: prod.Promotion.Soak.Duration,
 		GitTag: prod.Promotion.GitTag, Approval: prod.Promotion.Approval, TZ: prod.Promotion.Freeze[1].TimeZone,
@@ -50,6 +54,13 @@ func TestLoadValid(t *testing.T) {
 		SmokeTimeout: p.Environments[0].Smoke.Timeout.Duration, CheckLatency: p.Environments[0].Smoke.Checks[0].MaxLatency.Duration,
 	}
 	got.ProdLine, got.ProdCol = p.Position("environments[1].name")
+	got.OnFailure, got.Bake = prod.OnFailure, prod.Waves[0].Bake.Duration
+	for _, w := range prod.Waves {
+		got.Parallelism = append(got.Parallelism, w.Parallelism)
+		for _, c := range w.Clusters {
+			got.Waves = append(got.Waves, w.Name+"/"+c.Name+" "+p.Path(c.Kubeconfig)+" "+c.Context)
+		}
+	}
 	want := got
 	want.Keep = []string{"PersistentVolumeClaim"}
 	want.Timeout, want.Soak = 5*time.Minute, 30*time.Minute
@@ -60,6 +71,9 @@ func TestLoadValid(t *testing.T) {
 	want.CheckMethod, want.CheckStatus = "GET", 200
 	want.SmokeTimeout, want.CheckLatency = 2*time.Minute, 500*time.Millisecond
 	want.ProdLine, want.ProdCol = 27, 11
+	want.OnFailure, want.Bake = "rollback-wave", 10*time.Minute
+	want.Parallelism = []int{0, 2}
+	want.Waves = []string{"canary/eu-canary  eu-canary", "main/eu-1  eu-1", "main/us-1 " + filepath.Join("testdata", "valid", "kubeconfigs", "us.yaml") + " ", "main/us-2 /etc/driftless/us.yaml us-2"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
@@ -115,7 +129,18 @@ var errorCases = []struct {
 	{"chart bad apiVersion", withChart("      path: c\n      kubeVersion: v1.34.3\n      apiVersions: [ServiceMonitor]\n"), `f.yaml:13:21: environments[0].chart.apiVersions[0]: "ServiceMonitor" is not an API version`, false},
 	{"chart empty imageValues", withChart("      path: c\n      kubeVersion: v1.34.3\n      imageValues: {}\n"), `environments[0].chart.imageValues: names no values path`, false},
 	{"chart bad testHooks", withChart("      path: c\n      kubeVersion: v1.34.3\n      testHooks: keep\n"), `f.yaml:13:18: environments[0].chart.testHooks: "keep" is not valid; valid values: refuse, drop`, true},
+	{"duplicate cluster", withWaves("      - {name: a, clusters: [{name: eu-1, context: x}]}\n      - {name: b, clusters: [{name: eu-1, context: y}]}\n"), `f.yaml:13:37: environments[0].waves[1].clusters[0].name: cluster "eu-1" is already defined at environments[0].waves[0].clusters[0]; cluster names must be unique in the environment`, false},
+	{"duplicate wave", withWaves("      - {name: a, clusters: [{name: eu-1, context: x}]}\n      - {name: a, clusters: [{name: eu-2, context: y}]}\n"), `f.yaml:13:16: environments[0].waves[1].name: wave "a" is already defined at environments[0].waves[0]; wave names must be unique in the environment`, false},
+	{"cluster without access", withWaves("      - name: a\n        clusters: [{name: eu-1}]\n"), `f.yaml:13:20: environments[0].waves[0].clusters[0]: cluster "eu-1" names neither a context nor a kubeconfig`, false},
+	{"same cluster twice", withWaves("      - name: a\n        clusters: [{name: eu-1, context: eu}, {name: eu-2, context: eu}]\n"), `f.yaml:13:47: environments[0].waves[0].clusters[1]: cluster "eu-2" has the same kubeconfig and context as environments[0].waves[0].clusters[0]`, false},
+	{"wave without clusters", withWaves("      - {name: a, clusters: []}\n"), `f.yaml:12:29: environments[0].waves[0].clusters: needs at least 1 item(s)`, true},
+	{"parallelism zero", withWaves("      - {name: a, parallelism: 0, clusters: [{name: eu-1, context: x}]}\n"), `f.yaml:12:32: environments[0].waves[0].parallelism: 0 clusters at once: give 1 or more`, true},
+	{"bad onFailure", withWaves("      - {name: a, clusters: [{name: eu-1, context: x}]}\n    onFailure: rollback-all\n"), `f.yaml:13:16: environments[0].onFailure: "rollback-all" is not valid; valid values: rollback-failed, rollback-wave`, true},
+	{"onFailure without waves", base + "    onFailure: rollback-wave\n", `f.yaml:11:16: environments[0].onFailure: onFailure says what a failing wave rolls back, and environment "test" has no waves`, false},
 }
+
+// withWaves is base with the test environment's waves.
+func withWaves(waves string) string { return base + "    waves:\n" + waves }
 
 // chartSpec is an environment's chart, for base.
 const chartSpec = "    chart:\n      path: c\n      kubeVersion: v1.34.3\n"

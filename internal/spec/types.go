@@ -90,6 +90,24 @@ type Environment struct {
 	Promotion *Promotion `yaml:"promotion" doc:"Gates a release must pass before it is deployed here."`
 	Keep      []string   `yaml:"keep" default:"PersistentVolumeClaim" doc:"Kinds never pruned (user data lives there)."`
 	Timeout   Duration   `yaml:"timeout" default:"5m" doc:"How long apply-env waits for the environment to become healthy."`
+	Waves     []Wave     `yaml:"waves" doc:"Clusters the environment runs in, in ordered waves: apply-env deploys the same release to every cluster of a wave, waits for health everywhere, bakes, then starts the next wave, and stops at the first failing wave. Without waves the environment is one cluster, the one the kubeconfig and context inputs name."`
+	OnFailure string     `yaml:"onFailure" enum:"rollback-failed,rollback-wave" default:"rollback-failed" doc:"With waves, what a failing wave rolls back: rollback-failed the clusters whose rollout failed, rollback-wave every cluster of the wave. Earlier waves keep the release; later waves are never touched."`
+}
+
+// Wave is a group of clusters deployed together; waves run in order.
+type Wave struct {
+	Name        string    `yaml:"name" required:"true" pattern:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" doc:"Wave name (canary, eu, us), unique in the environment."`
+	Clusters    []Cluster `yaml:"clusters" required:"true" minItems:"1" doc:"The clusters of the wave."`
+	Parallelism int       `yaml:"parallelism" minimum:"1" doc:"How many clusters of the wave are deployed at once; default all of them."`
+	Bake        Duration  `yaml:"bake" doc:"How long the wave must hold the release, healthy, before the next wave starts, e.g. 10m; counted from the release's time in each cluster's history, so a re-run does not wait again."`
+}
+
+// Cluster is one cluster of a wave: how to reach it.
+type Cluster struct {
+	Name       string `yaml:"name" required:"true" pattern:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" doc:"Cluster name (eu-1), unique in the environment; shown in logs, summaries and errors."`
+	Context    string `yaml:"context" doc:"Kubeconfig context of the cluster; defaults to the kubeconfig's current context."`
+	Kubeconfig string `yaml:"kubeconfig" doc:"Kubeconfig file of the cluster, relative to the spec or absolute; defaults to the step's kubeconfig input, else KUBECONFIG. A cluster gives a context, a kubeconfig or both."`
+	URL        string `yaml:"url" doc:"Base URL of the service in this cluster, for smoke-test; without one smoke-test reaches smoke.service through the cluster's API server."`
 }
 
 // Chart is a Helm chart an environment is rendered from, as `helm
