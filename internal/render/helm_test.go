@@ -239,15 +239,23 @@ func TestHelmErrors(t *testing.T) {
 func TestHelmImageValues(t *testing.T) {
 	t.Parallel()
 	image := "127.0.0.1:5000/pssp/api@" + testDigest
-	p := loadSpec(t, copyChart(t, "      path: chart\n      kubeVersion: v1.34.3\n      testHooks: drop\n", map[string]string{}))
-	res, err := Environment(p, &p.Environments[0], Options{Image: image})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range res.Objects {
-		for _, c := range Containers(o.Content) {
-			if c.Name != "redis" && c.Image != image {
-				t.Errorf("%s %s runs %s", o.ID(), c.Name, c.Image)
+	for _, values := range []string{
+		"",
+		"      imageValues: {repository: image.repository, digest: image.digest}\n",
+		// A chart that takes no digest: the repository and the release's
+		// tag reach it, the transformer pins what it renders.
+		"      imageValues: {repository: image.repository, tag: image.tag}\n",
+	} {
+		p := loadSpec(t, copyChart(t, "      path: chart\n      kubeVersion: v1.34.3\n      testHooks: drop\n"+values, map[string]string{}))
+		res, err := Environment(p, &p.Environments[0], Options{Image: image, Version: "v1.4.2"})
+		if err != nil {
+			t.Fatalf("%q: %v", values, err)
+		}
+		for _, o := range res.Objects {
+			for _, c := range Containers(o.Content) {
+				if c.Name != "redis" && c.Image != image {
+					t.Errorf("%q: %s %s runs %s", values, o.ID(), c.Name, c.Image)
+				}
 			}
 		}
 	}

@@ -112,7 +112,9 @@ func EnvironmentContext(ctx context.Context, p *spec.Pipeline, env *spec.Environ
 		pinnedRepo, digest = opts.Image[:strings.LastIndex(opts.Image, "@")], d.DigestStr()
 		// Both the name the manifests use and the full repository are
 		// pinned, so either spelling in an overlay resolves to the digest.
-		for _, n := range PipelineRepos(p) {
+		// So is the repository pinned to: a chart given it through
+		// imageValues (with a tag, say) renders that name.
+		for _, n := range uniq(append(PipelineRepos(p), pinnedRepo)...) {
 			images = append(images, types.Image{Name: n, NewName: pinnedRepo, Digest: digest})
 		}
 	}
