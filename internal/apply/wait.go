@@ -192,6 +192,13 @@ func (a *Applier) crashLooping(ctx context.Context, u *unstructured.Unstructured
 			if w := cs.State.Waiting; w != nil {
 				switch w.Reason {
 				case "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError":
+					// "failed to sync secret cache" (or configmap) is the
+					// kubelet asking for a just-bound pod's Secret before
+					// the Node authorizer knows the pod; it retries in a
+					// second. A Secret that is missing says "not found".
+					if w.Reason == "CreateContainerConfigError" && strings.HasPrefix(w.Message, "failed to sync ") {
+						continue
+					}
 					return fmt.Sprintf("pod %s container %q: %s: %s", p.Name, cs.Name, w.Reason, w.Message), nil
 				}
 			}
