@@ -94,7 +94,7 @@ func Start(ctx context.Context, opts ...Option) (_ *Cluster, err error) {
 		if host, err = checkNodeHost(); err != nil {
 			return nil, fmt.Errorf("starting a cluster: %w", err)
 		}
-		names = append(names[:4], "kubelet", "kube-proxy", "nsrelay")
+		names = append(names[:4], "kubelet", "kube-proxy", "coredns", "nsrelay")
 	}
 	fmt.Fprintf(o.progress, "cluster: finding the binaries\n")
 	bins := map[string]string{}
@@ -335,6 +335,9 @@ func Start(ctx context.Context, opts ...Option) (_ *Cluster, err error) {
 		f := nodeFiles{c.dir}
 		nodePorts := nodePorts{kubelet: ports[6], stream: ports[7]}
 		if err := writeNodeFiles(f, c.node, host, pause, c.registry, server, p, nodePorts); err != nil {
+			return nil, err
+		}
+		if err := c.createDNSRole(ctx); err != nil {
 			return nil, err
 		}
 		progress := func(what string) { fmt.Fprintf(o.progress, "cluster: starting %s\n", what) }

@@ -21,11 +21,15 @@
 // WithRealNode runs a real node instead, the way a kind or k3s node would:
 // kubelet and kube-proxy v1.34 (built like the control plane) with
 // Debian's containerd, runc and CNI plugins (scripts/deps installs them),
-// and a registry of the cluster's own (Debian's docker-registry) that the
-// pause image, built from internal/cluster/pause, is pushed to. Images run
-// by digest from any registry on 127.0.0.1 (PushProgram pushes a static
-// program to the cluster's own). It needs root, and these choices keep it
-// off the host:
+// a cluster DNS (CoreDNS with three plugins, tools/cluster/coredns), and a
+// registry of the cluster's own (Debian's docker-registry) that the pause
+// image, built from internal/cluster/pause, is pushed to. Images run by
+// digest from any registry on 127.0.0.1 (PushProgram pushes a static
+// program to the cluster's own). Images of public registries (docker.io,
+// ghcr.io, ...) come from the cluster's registry too, never from the
+// internet: PushStandIn serves one there built from a program of the host
+// (the demo's redis:7.2.5 is Debian's redis-server). It needs root, and
+// these choices keep it off the host:
 //
 //   - The node lives in a network namespace and a mount namespace of its
 //     own, held by one process, and every process of it (containerd,
@@ -44,8 +48,9 @@
 //     containerd pulls from registries on 127.0.0.1 and kubelet listens on
 //     127.0.0.1 only (the API server reaches it as RealNodeName); the
 //     bridge plugin and their iptables run in the node's namespace through
-//     wrappers. kube-proxy runs inside it and reaches the API server
-//     through nsrelay.
+//     wrappers. kube-proxy and CoreDNS run inside it and reach the API
+//     server through nsrelay; pods resolve names at the namespace's end of
+//     the link.
 //   - Each node takes a slot N of 64 (a lock in /run/driftless/nodes), so
 //     several run at once: link dlnode<N> with 10.245.N.1 on the host (the
 //     node's InternalIP) and 10.245.N.2 inside, pods in 10.244.N.0/24,
@@ -62,11 +67,13 @@
 // is created, and about 210 MiB more resident memory than KWOK's node.
 //
 // Which tests use which: KWOK where a test needs a failure on cue or only
-// the API objects (internal/apply, internal/kube, internal/smoke, the
-// steps' tests, validate's scope checks, e2e): it is fast and
-// deterministic. The real node where something must really run: this
-// package's node tests, and the demo's cluster (scripts/cluster starts a
-// real node by default).
+// the API objects and the pipeline's wiring (internal/apply, internal/kube,
+// internal/smoke, the steps' tests, validate's scope checks, and e2e's act
+// runs, which serve the image from the host): it is fast and deterministic.
+// The real node where something must really run: this package's node
+// tests and the demo's cluster (scripts/cluster starts a real node by
+// default; scripts/demo deploys the example to it and smoke-tests it
+// through its Service).
 //
 // Without WithDetach the processes die with the program that started them
 // (each runs in its own process group with a parent-death signal) and Stop

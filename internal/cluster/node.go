@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // RealNodeName is the name the real node's kubelet registers as. The API
@@ -50,6 +52,13 @@ const cniPluginDir = "/usr/lib/cni"
 // namespace is mounted for the programs that enter it (the bridge plugin
 // and the iptables kubelet and kube-proxy run).
 const nodeNetnsFile = "/run/driftless/net"
+
+// publicRegistries are the registries whose images a pod may name; the
+// node serves them from the cluster's own registry.
+var publicRegistries = []string{"docker.io", "registry.k8s.io", "ghcr.io", "quay.io", "gcr.io", "mcr.microsoft.com", "public.ecr.aws"}
+
+// dnsUser is the user CoreDNS authenticates as.
+const dnsUser = "driftless:coredns"
 
 // nodeProcess is a program of the real node.
 type nodeProcess struct {
@@ -200,6 +209,27 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 	}
 
 	files["containerd/certs.d/"+registry+"/hosts.toml"] = fmt.Sprintf("# The cluster's own registry speaks plain HTTP.\nserver = \"http://%s\"\n\n[host.\"http://%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n", registry, registry)
+	for _, public := range publicRegistries {
+		// There is no way out: an image of a public registry comes from
+		// the cluster's registry (PushStandIn) or not at all, and no pull
+		// ever leaves the machine.
+		files["containerd/certs.d/"+public+"/hosts.toml"] = fmt.Sprintf("# %s's images come from the cluster's own registry: no pull leaves the machine.\nserver = \"http://%s\"\n\n[host.\"http://%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n", public, registry, registry)
+	}
+
+	files["Corefile"] = fmt.Sprintf(`# The cluster DNS (CoreDNS, tools/cluster/coredns) in the node's network
+# namespace, on all its addresses; kubelet gives pods %[1]s. It answers for
+# cluster.local only: there is nothing to forward other names to.
+.:53 {
+    errors
+    cache 5
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        kubeconfig %[2]s driftless
+        pods insecure
+        ttl 5
+        fallthrough in-addr.arpa ip6.arpa
+    }
+}
+`, n.NodeIP, f.path("coredns.kubeconfig"))
 
 	kubelet := map[string]any{
 		"apiVersion":               "kubelet.config.k8s.io/v1beta1",
@@ -220,6 +250,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 		"volumePluginDir":          f.path("kubelet", "volume-plugins"),
 		"resolvConf":               "",
 		"clusterDomain":            "cluster.local",
+		"clusterDNS":               []string{n.NodeIP.String()},
 		"serializeImagePulls":      false,
 		// The host's disk is shared and may be nearly full; evicting the
 		// tests' pods would only confuse them.
@@ -282,6 +313,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 		}
 	}
 	if err := writeKubeconfig(f.path("kubelet.kubeconfig"), server, p.caCert, p.nodeCert, p.nodeKey, "system:node:"+RealNodeName); err != nil {
+		return err
+	}
+	if err := writeKubeconfig(f.path("coredns.kubeconfig"), "https://127.0.0.1:"+strconv.Itoa(relayPort), p.caCert, p.dnsCert, p.dnsKey, dnsUser); err != nil {
 		return err
 	}
 	return writeKubeconfig(f.path("kube-proxy.kubeconfig"), "https://127.0.0.1:"+strconv.Itoa(relayPort), p.caCert, p.proxyCert, p.proxyKey, "system:kube-proxy")
@@ -455,8 +489,21 @@ ip route add %[4]s via %[3]s dev %[1]s
 	}); err != nil {
 		return err
 	}
-	progress("kube-proxy")
 	inNode := launch{prefix: []string{"/bin/sh", "-c", join.String() + `exec ` + host["nsenter"] + ` --mount=/proc/` + pid + `/ns/mnt --net=/proc/` + pid + `/ns/net -- "$@"`, "sh"}}
+	progress("coredns")
+	dns, err := run(nodeProcess{name: "coredns", path: bins["coredns"], env: env, args: []string{"-conf", f.path("Corefile")}}, inNode)
+	if err != nil {
+		return err
+	}
+	if err := c.waitFor(ctx, "CoreDNS", func(context.Context) error {
+		if b, _ := os.ReadFile(dns.Log); !strings.Contains(string(b), "CoreDNS-") {
+			return errors.New("not serving yet")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	progress("kube-proxy")
 	if _, err = run(nodeProcess{name: "kube-proxy", path: bins["kube-proxy"], env: env, args: []string{
 		"--config=" + f.path("kube-proxy.json"),
 	}}, inNode); err != nil {
@@ -475,7 +522,11 @@ func pushPause(ctx context.Context, binary func(string) (string, error), host st
 	if err != nil {
 		return "", err
 	}
-	return pushProgram(ctx, host, "driftless/pause", bin, "65535:65535", nil)
+	img, err := buildImage([]imageFile{{source: bin, target: "/pause"}}, v1.Config{Entrypoint: []string{"/pause"}, User: "65535:65535"})
+	if err != nil {
+		return "", fmt.Errorf("building the pause image: %w", err)
+	}
+	return push(ctx, img, host, "driftless/pause", "")
 }
 
 // buildOwn builds one of the node's own programs, internal/cluster/<name>

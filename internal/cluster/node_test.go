@@ -207,8 +207,9 @@ func runHello(t *testing.T, c *cluster.Cluster, binary string) string {
 		t.Errorf("the pods logged %d requests from %s, want at least 2", served, hostIP)
 	}
 
-	// What a pod can reach: the service range, not the host. A listener
-	// on the host's end of the link stands for anything on the host.
+	// What a pod can reach: the service range, by address or by name, not
+	// the host. A listener on the host's end of the link stands for
+	// anything on the host.
 	l := listenLow(t, hostIP)
 	defer l.Close()
 	go func() {
@@ -224,6 +225,9 @@ func runHello(t *testing.T, c *cluster.Cluster, binary string) string {
 		addr, want string
 	}{
 		{net.JoinHostPort(svc.Spec.ClusterIP, "80"), "connected"},
+		// The cluster DNS, with the pod's search path.
+		{"hello:80", "connected"},
+		{"hello." + ns + ".svc.cluster.local:80", "connected"},
 		{l.Addr().String(), "i/o timeout"},
 		{net.JoinHostPort(hostIP, "22"), "i/o timeout"},
 	} {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -90,6 +91,34 @@ func (c *Cluster) createObjects(ctx context.Context, volumes int, size resource.
 		if err := core.Post().Resource("persistentvolumes").Body(pv).Do(ctx).Error(); err != nil {
 			return fmt.Errorf("creating PersistentVolume/%s: %w", name, err)
 		}
+	}
+	return nil
+}
+
+// createDNSRole lets CoreDNS (dnsUser) read what it answers from, as the
+// system:coredns ClusterRole of a kubeadm cluster does.
+func (c *Cluster) createDNSRole(ctx context.Context) error {
+	rbac, err := c.REST(rbacv1.SchemeGroupVersion)
+	if err != nil {
+		return err
+	}
+	role := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: dnsUser},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"endpoints", "services", "pods", "namespaces"}, Verbs: []string{"list", "watch"}},
+			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
+		},
+	}
+	if err := rbac.Post().Resource("clusterroles").Body(role).Do(ctx).Error(); err != nil {
+		return fmt.Errorf("creating ClusterRole/%s: %w", dnsUser, err)
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: dnsUser},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: dnsUser},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: dnsUser}},
+	}
+	if err := rbac.Post().Resource("clusterrolebindings").Body(binding).Do(ctx).Error(); err != nil {
+		return fmt.Errorf("creating ClusterRoleBinding/%s: %w", dnsUser, err)
 	}
 	return nil
 }

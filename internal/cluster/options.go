@@ -50,7 +50,8 @@ func WithDetach() Option {
 
 // WithBinaries sets how Start finds the programs it runs, by name: etcd,
 // kube-apiserver, kube-controller-manager, kube-scheduler and kwok, or,
-// WithRealNode, kubelet, kube-proxy, pause and nsrelay instead of kwok.
+// WithRealNode, kubelet, kube-proxy, coredns, pause and nsrelay instead of
+// kwok.
 // The default builds them with the scripts/tool of the repository around
 // the working directory (testtool.Build), and pause and nsrelay with go
 // build from internal/cluster/<name>.

@@ -43,6 +43,7 @@ type pki struct {
 	adminCert, adminKey                 []byte
 	nodeCert, nodeKey                   []byte
 	proxyCert, proxyKey                 []byte
+	dnsCert, dnsKey                     []byte
 	kubeletClientCert, kubeletClientKey []byte
 	saKey, saPub                        []byte
 }
@@ -102,6 +103,12 @@ func newPKI(now time.Time, serviceIP net.IP, node string) (*pki, error) {
 			KeyUsage:    x509.KeyUsageDigitalSignature,
 			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		}, &p.proxyCert, &p.proxyKey},
+		// The cluster DNS; objects.go binds it to what it reads.
+		{"CoreDNS's client certificate", &x509.Certificate{
+			Subject:     pkix.Name{CommonName: dnsUser},
+			KeyUsage:    x509.KeyUsageDigitalSignature,
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		}, &p.dnsCert, &p.dnsKey},
 		{"the API server's client certificate for kubelets", &x509.Certificate{
 			Subject:     pkix.Name{CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"}},
 			KeyUsage:    x509.KeyUsageDigitalSignature,

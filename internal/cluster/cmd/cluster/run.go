@@ -14,6 +14,7 @@ import (
 )
 
 const usage = `usage: cluster [--dir DIR] [--kwok] start|stop|status|env
+       cluster [--dir DIR] stand-in IMAGE PROGRAM [ARG...]
 
   start   start the control plane and a real node in DIR (a no-op if it
           is running there); with --kwok, KWOK's simulated node instead
@@ -21,6 +22,10 @@ const usage = `usage: cluster [--dir DIR] [--kwok] start|stop|status|env
   status  print the API server, kubeconfig and processes; exit 1 if stopped
   env     print the shell line that points kubectl at it:
           eval "$(scripts/cluster env)"
+  stand-in
+          serve the public IMAGE (e.g. redis:7.2.5), which the real node
+          cannot pull, from the cluster's registry: this host's PROGRAM
+          (e.g. redis-server) with its libraries, run with ARGs first
 
 DIR defaults to $DRIFTLESS_CLUSTER_DIR, else
 ${DRIFTLESS_CACHE:-${XDG_CACHE_HOME:-~/.cache}/driftless}/cluster.
@@ -43,7 +48,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return usageError{fmt.Sprintf("%v\n%s", err, usage)}
 	}
-	if flags.NArg() != 1 {
+	if flags.NArg() != 1 && !(flags.Arg(0) == "stand-in" && flags.NArg() >= 3) {
 		return usageError{usage}
 	}
 	if *dir == "" {
@@ -59,8 +64,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "env":
 		fmt.Fprintf(stdout, "export KUBECONFIG=%s\n", filepath.Join(*dir, "kubeconfig"))
 		return nil
+	case "stand-in":
+		c, err := cluster.Open(*dir)
+		if err != nil {
+			return err
+		}
+		ref, err := c.PushStandIn(ctx, flags.Arg(1), flags.Arg(2), flags.Args()[3:]...)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "cluster: %s is served as %s\n", flags.Arg(1), ref)
+		return nil
 	default:
-		return usageError{fmt.Sprintf("unknown command %q; valid: start, stop, status, env\n%s", cmd, usage)}
+		return usageError{fmt.Sprintf("unknown command %q; valid: start, stop, status, env, stand-in\n%s", cmd, usage)}
 	}
 }
 
@@ -83,6 +99,9 @@ func defaultDir(getenv func(string) string) string {
 func start(ctx context.Context, dir string, realNode bool, stderr io.Writer) error {
 	if c, err := cluster.Open(dir); err == nil {
 		if c.Running() {
+			if real := c.NodeName() == cluster.RealNodeName; real != realNode {
+				return fmt.Errorf("a cluster with node %s is running in %s; stop it first (scripts/cluster stop)", c.NodeName(), dir)
+			}
 			fmt.Fprintf(stderr, "cluster: already running in %s (%s); nothing to do\n", dir, c.RESTConfig().Host)
 			return nil
 		}
