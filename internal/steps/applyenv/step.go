@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/driftless-dev/driftless/internal/githubapi"
 	"github.com/driftless-dev/driftless/internal/meta"
@@ -47,19 +48,22 @@ var (
 	inForceRecreate  = step.Input{Name: "force-recreate", Description: "Delete and recreate objects whose change touches an immutable field (never PersistentVolumeClaims).", Kind: step.Bool, Default: "false"}
 	inOverrideFreeze = step.Input{Name: "override-freeze", Description: "Deploy inside a freeze window; the reason given is recorded in the release."}
 	inCiEnvironment  = step.Input{Name: "ci-environment", Description: "The GitHub or GitLab environment the job runs in, when its name differs from the driftless environment's (GitHub exposes no variable for it)."}
+	inWave           = step.Input{Name: "wave", Description: "With waves: deploy only this wave (one CI job per wave); every cluster of the waves before it must hold the release, for at least its bake time, and is only read."}
+	inCluster        = step.Input{Name: "cluster", Description: "With waves: deploy only this cluster (one CI job per cluster); every cluster of the waves before its own must hold the release, for at least its bake time, and is only read."}
 )
 
 var Definition = step.Definition{
 	Name:    "apply-env",
 	Summary: "Apply a rendered environment to a cluster: staged server-side apply, health, prune, release history, rollback.",
 	Inputs: append(append([]step.Input{
-		inEnv, inManifests, inImage, inRelease, inTimeout, inLockTimeout, inDryRun, inRollback, inForceRecreate, inOverrideFreeze, inCiEnvironment,
+		inEnv, inManifests, inImage, inRelease, inTimeout, inLockTimeout, inDryRun, inRollback, inForceRecreate, inOverrideFreeze, inCiEnvironment, inWave, inCluster,
 	}, kube.Inputs...), access.RegistryInputs...),
 	Outputs: []step.Output{
-		{Name: "revision", Description: "The release revision now deployed (unchanged on a re-apply that changed nothing)."},
+		{Name: "revision", Description: "The release revision now deployed (unchanged on a re-apply that changed nothing); with waves, cluster=revision for each cluster deployed, comma-separated (revisions are per cluster)."},
 		{Name: "changed", Description: "true when any object was created, configured, recreated or pruned (with dry-run: would be)."},
-		{Name: "previous_revision", Description: "The release deployed before this run, 0 if none."},
-		{Name: "rolled_back", Description: "true when the rollout failed and the previous release was restored."},
+		{Name: "previous_revision", Description: "The release deployed before this run, 0 if none; with waves, cluster=revision for each cluster deployed."},
+		{Name: "rolled_back", Description: "true when the rollout failed and the previous release was restored (with waves: in any cluster)."},
+		{Name: "failed_clusters", Description: "With waves: the clusters whose rollout failed, comma-separated; empty when none did."},
 	},
 }
 
@@ -86,6 +90,12 @@ func Run(ctx context.Context, s *step.Context) error {
 		timeout = s.Duration(inTimeout)
 	}
 	lockTimeout := s.Duration(inLockTimeout)
+	if len(env.Waves) > 0 {
+		return runWaves(ctx, s, p, env, ci, manifests, objs, timeout, lockTimeout)
+	}
+	if s.IsSet(inWave) || s.IsSet(inCluster) {
+		return fmt.Errorf("inputs %q and %q choose among an environment's waves, and environment %q has none", inWave.Name, inCluster.Name, env.Name)
+	}
 	clients, err := kube.ForStep(ctx, s, Definition.Name)
 	if err != nil {
 		return err
@@ -96,33 +106,9 @@ func Run(ctx context.Context, s *step.Context) error {
 		return dryRun(ctx, s, a, p, env, objs)
 	}
 
-	// Which release this is: what the inputs say, else what
-	// kustomize-render recorded on the objects, else the CI context.
-	recorded := recordedRelease(objs)
-	rel, _ := meta.Resolve(
-		meta.Source{Name: "inputs", Release: meta.Release{Version: s.String(inRelease), Image: s.String(inImage)}},
-		meta.Source{Name: "the manifests", Release: recorded},
-		meta.Source{Name: "the CI context", Release: meta.Release{Version: ci.Tag, GitSHA: ci.SHA}},
-	)
-	image := rel.Image
-	if !s.Bool(inRollback) {
-		if err := checkImage(p, env, objs, image, recorded.Image); err != nil {
-			return err
-		}
-	}
-	holder := ci.RunURL
-	if holder == "" {
-		host, _ := os.Hostname()
-		holder = fmt.Sprintf("%s@%s (pid %d)", ci.Actor, host, os.Getpid())
-	}
-	d := apply.Deployment{
-		Pipeline: p.Name, Env: env.Name, Namespace: env.Namespace, Manifests: manifests,
-		Digest:     rel.Digest(),
-		GitSHA:     rel.GitSHA,
-		Version:    rel.Version,
-		ImageRepos: imageRepos(p, image),
-		Keep:       env.Keep, Timeout: timeout, Holder: holder, LockTimeout: lockTimeout,
-		Rollback: s.Bool(inRollback),
+	d, image, err := deploymentFor(s, p, env, ci, manifests, objs, timeout, lockTimeout)
+	if err != nil {
+		return err
 	}
 	// Everything is checked before anything is written: the objects
 	// against the cluster (Prepare), then the promotion gates.
@@ -180,6 +166,39 @@ func Run(ctx context.Context, s *step.Context) error {
 	}
 	s.Logf("apply-env: %s is at release %d (%s)", env.Name, out.Revision, d.Version)
 	return nil
+}
+
+// deploymentFor is the deployment of the manifests: which release they
+// are (what the inputs say, else what kustomize-render recorded on the
+// objects, else the CI context), checked to run the pipeline's image.
+// It returns the image too.
+func deploymentFor(s *step.Context, p *spec.Pipeline, env *spec.Environment, ci step.CI, manifests []byte, objs []*unstructured.Unstructured, timeout, lockTimeout time.Duration) (apply.Deployment, string, error) {
+	recorded := recordedRelease(objs)
+	rel, _ := meta.Resolve(
+		meta.Source{Name: "inputs", Release: meta.Release{Version: s.String(inRelease), Image: s.String(inImage)}},
+		meta.Source{Name: "the manifests", Release: recorded},
+		meta.Source{Name: "the CI context", Release: meta.Release{Version: ci.Tag, GitSHA: ci.SHA}},
+	)
+	image := rel.Image
+	if !s.Bool(inRollback) {
+		if err := checkImage(p, env, objs, image, recorded.Image); err != nil {
+			return apply.Deployment{}, "", err
+		}
+	}
+	holder := ci.RunURL
+	if holder == "" {
+		host, _ := os.Hostname()
+		holder = fmt.Sprintf("%s@%s (pid %d)", ci.Actor, host, os.Getpid())
+	}
+	return apply.Deployment{
+		Pipeline: p.Name, Env: env.Name, Namespace: env.Namespace, Manifests: manifests,
+		Digest:     rel.Digest(),
+		GitSHA:     rel.GitSHA,
+		Version:    rel.Version,
+		ImageRepos: imageRepos(p, image),
+		Keep:       env.Keep, Timeout: timeout, Holder: holder, LockTimeout: lockTimeout,
+		Rollback: s.Bool(inRollback),
+	}, image, nil
 }
 
 // checkGates evaluates every promotion gate before anything is written and
