@@ -71,9 +71,10 @@
 // internal/smoke, the steps' tests, validate's scope checks, and e2e's act
 // runs, which serve the image from the host): it is fast and deterministic.
 // The real node where something must really run: this package's node
-// tests and the demo's cluster (scripts/cluster starts a real node by
-// default; scripts/demo deploys the example to it and smoke-tests it
-// through its Service).
+// tests, e2e's TestDataSurvivesReleases (the example's releases on Redis's
+// volume, a crash-looping release rolled back) and the demo's cluster
+// (scripts/cluster starts a real node by default; scripts/demo deploys the
+// example to it and smoke-tests it through its Service).
 //
 // Without WithDetach the processes die with the program that started them
 // (each runs in its own process group with a parent-death signal) and Stop
