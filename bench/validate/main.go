@@ -124,17 +124,19 @@ func run() error {
 
 	v, k := median(vcRuns), median(kcRuns)
 	fmt.Printf("%d objects (%s), median of %d rounds; kubeconform %s -strict, %d schemas from Kubernetes %s's OpenAPI\n", *n, kinds, *rounds, toolVersion(kubeconform), count, k8sVersion)
-	fmt.Printf("validate-config: %8v  peak RSS %6.1f MiB\n", v.wall.Round(time.Millisecond), mib(v.rss))
-	fmt.Printf("kubeconform:     %8v  peak RSS %6.1f MiB\n", k.wall.Round(time.Millisecond), mib(k.rss))
-	fmt.Printf("validate-config / kubeconform: wall %.2f× (%.2f× faster), memory %.2f×\n",
-		float64(v.wall)/float64(k.wall), float64(k.wall)/float64(v.wall), float64(v.rss)/float64(k.rss))
+	fmt.Printf("validate-config: %8v  peak RSS %6.1f MiB  CPU %8v\n", v.wall.Round(time.Millisecond), mib(v.rss), v.cpu.Round(time.Millisecond))
+	fmt.Printf("kubeconform:     %8v  peak RSS %6.1f MiB  CPU %8v\n", k.wall.Round(time.Millisecond), mib(k.rss), k.cpu.Round(time.Millisecond))
+	fmt.Printf("validate-config / kubeconform: wall %.2f× (%.2f× faster), memory %.2f×, CPU %.2f× (load average %s)\n",
+		float64(v.wall)/float64(k.wall), float64(k.wall)/float64(v.wall), float64(v.rss)/float64(k.rss), float64(v.cpu)/float64(k.cpu), loadavg())
 	return nil
 }
 
-// result is one process's wall time and peak resident set, in bytes.
+// result is one process's wall time, peak resident set (bytes) and CPU
+// time (user and system).
 type result struct {
 	wall time.Duration
 	rss  int64
+	cpu  time.Duration
 }
 
 // measure runs args through the measure program (see measure/main.go).
@@ -165,11 +167,11 @@ func measure(measurer string, args []string, check func(string) error) (result, 
 	if err != nil {
 		return result{}, err
 	}
-	var wall, kib int64
-	if _, err := fmt.Sscan(string(b), &wall, &kib); err != nil {
+	var wall, kib, cpu int64
+	if _, err := fmt.Sscan(string(b), &wall, &kib, &cpu); err != nil {
 		return result{}, fmt.Errorf("%s: reading its measurement %q: %v", name, b, err)
 	}
-	return result{wall: time.Duration(wall), rss: kib * 1024}, nil
+	return result{wall: time.Duration(wall), rss: kib * 1024, cpu: time.Duration(cpu)}, nil
 }
 
 // checkValidateConfig makes sure validate-config checked every object and
@@ -193,16 +195,27 @@ func checkKubeconform(out string, n int) error {
 }
 
 func median(rs []result) result {
-	walls, rsss := make([]time.Duration, len(rs)), make([]int64, len(rs))
+	walls, rsss, cpus := make([]time.Duration, len(rs)), make([]int64, len(rs)), make([]time.Duration, len(rs))
 	for i, r := range rs {
-		walls[i], rsss[i] = r.wall, r.rss
+		walls[i], rsss[i], cpus[i] = r.wall, r.rss, r.cpu
 	}
 	slices.Sort(walls)
 	slices.Sort(rsss)
-	return result{wall: walls[len(walls)/2], rss: rsss[len(rsss)/2]}
+	slices.Sort(cpus)
+	return result{wall: walls[len(walls)/2], rss: rsss[len(rsss)/2], cpu: cpus[len(cpus)/2]}
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// loadavg is the one-minute load average: wall times on a busy machine
+// say less than the CPU times.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Fields(string(b))[0]
+}
 
 func tail(s string) string {
 	if len(s) > 4000 {

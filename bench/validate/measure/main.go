@@ -1,6 +1,6 @@
-// Command measure runs a program and writes its wall time (ns) and peak
-// resident set (KiB, from wait4's rusage) to the file its first argument
-// names; it exits with the program's code. bench/validate starts every
+// Command measure runs a program and writes its wall time (ns), peak
+// resident set (KiB) and CPU time (user and system, ns), from wait4's
+// rusage, to the file its first argument names; it exits with the program's code. bench/validate starts every
 // program it measures through it: Linux counts in a process's peak
 // resident set the memory of the process that started it, as it was when
 // the process was started (Go starts programs with vfork, sharing its
@@ -35,7 +35,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "measure: no rusage for the process on this system")
 		os.Exit(125)
 	}
-	if err := os.WriteFile(os.Args[1], fmt.Appendf(nil, "%d %d\n", wall.Nanoseconds(), ru.Maxrss), 0o644); err != nil {
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	if err := os.WriteFile(os.Args[1], fmt.Appendf(nil, "%d %d %d\n", wall.Nanoseconds(), ru.Maxrss, cpu.Nanoseconds()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "measure:", err)
 		os.Exit(125)
 	}
