@@ -51,13 +51,14 @@ var (
 	inRecordEvidence  = step.Input{Name: "record-evidence", Description: "When every check passed, attach verified-in-environment evidence to the image digest.", Kind: step.Bool, Default: "true"}
 	inSigningKey      = step.Input{Name: "signing-key", Description: "Sign the evidence with this PEM PKCS#8 private key (ed25519 or ECDSA P-256): the key itself, or a file holding it.", Secret: true}
 	inCiEnvironment   = step.Input{Name: "ci-environment", Description: "The GitHub environment whose deployment status is set, when its name differs from the driftless environment's."}
+	inWave            = step.Input{Name: "wave", Description: "With waves: check only the clusters of this wave (smoke-test after each wave); evidence is recorded only when the last wave passes (or every cluster is checked)."}
 )
 
 var Definition = step.Definition{
 	Name:    "smoke-test",
 	Summary: "Run HTTP checks against a deployed environment, verify the live version and configuration revision, and record evidence on the image digest.",
 	Inputs: append(append([]step.Input{
-		inEnv, inUrl, inService, inTimeout, inCheck, inCheckName, inCheckMethod, inCheckHeaders, inCheckBody, inCheckStatus, inCheckContains, inCheckJson, inCheckMaxLatency, inRelease, inConfigRevision, inImage, inGitSha, inJunit, inRecordEvidence, inSigningKey, inCiEnvironment,
+		inEnv, inUrl, inService, inTimeout, inCheck, inCheckName, inCheckMethod, inCheckHeaders, inCheckBody, inCheckStatus, inCheckContains, inCheckJson, inCheckMaxLatency, inRelease, inConfigRevision, inImage, inGitSha, inJunit, inRecordEvidence, inSigningKey, inCiEnvironment, inWave,
 	}, kube.Inputs...), access.RegistryInputs...),
 	Outputs: []step.Output{
 		{Name: "passed", Description: "Number of checks that passed."},
@@ -110,6 +111,12 @@ func Run(ctx context.Context, s *step.Context) error {
 		}
 	}
 
+	if len(env.Waves) > 0 && !s.IsSet(inUrl) {
+		return runClusters(ctx, s, p, env, ci, sm, checks, timeout, given, signer, reg)
+	}
+	if s.IsSet(inWave) {
+		return fmt.Errorf("input %q chooses among an environment's waves, and environment %q has none (or input url is set)", inWave.Name, env.Name)
+	}
 	tg, kc, err := target(ctx, s, env, sm)
 	if err != nil {
 		return err
