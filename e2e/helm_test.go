@@ -19,7 +19,8 @@ import (
 // TestHelmExampleToProd: the example's chart-based pipeline
 // (example/helm/driftless.yaml, environments rendered from example/chart)
 // goes the whole way on the local control plane: kustomize-render renders
-// both environments from the chart, apply-env deploys test, smoke-test
+// both environments from the chart, apply-env deploys test (rendering it
+// itself), smoke-test
 // verifies it and records the evidence on the digest, and prod, which
 // only admits a digest verified in test, then takes it. The cluster ends
 // up with the chart's objects, pinned and recorded like an overlay's, and
@@ -84,8 +85,14 @@ func TestHelmExampleToProd(t *testing.T) {
 	if !strings.Contains(r.stderr, "chart test hook Pod/pssp-api-test-connection") {
 		t.Errorf("kustomize-render did not say it left the test hook out:\n%s", r.stderr)
 	}
+	// prod applies kustomize-render's file; test is rendered by apply-env
+	// itself from the spec, as when it runs without kustomize-render.
 	apply := func(e string) result {
-		return step(t, filepath.Join(bin, "apply-env"), env, "--spec", spec, "--env", e, "--manifests", filepath.Join(out, e+".yaml"), "--image", image, "--timeout", "2m", "--output", "json")
+		args := []string{"--spec", spec, "--env", e, "--image", image, "--timeout", "2m", "--output", "json"}
+		if e == "prod" {
+			args = append(args, "--manifests", filepath.Join(out, e+".yaml"))
+		}
+		return step(t, filepath.Join(bin, "apply-env"), env, args...)
 	}
 	r = apply("prod")
 	if r.code != 1 || !strings.Contains(r.stderr, "from: test") {
@@ -93,6 +100,9 @@ func TestHelmExampleToProd(t *testing.T) {
 	}
 	if r = apply("test"); r.code != 0 {
 		t.Fatalf("apply-env test: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "apply-env: test: chart test hook Pod/pssp-api-test-connection") {
+		t.Errorf("apply-env did not say it left the test hook out:\n%s", r.stderr)
 	}
 	r = step(t, filepath.Join(bin, "smoke-test"), env, "--spec", spec, "--env", "test", "--image", image, "--output", "json")
 	if r.code != 0 {
