@@ -314,6 +314,47 @@ func TestHelmOCIChart(t *testing.T) {
 	}
 }
 
+// TestHelmPushedChart: a chart packaged and pushed by the helm binary
+// itself (helm package, helm push) to a registry on 127.0.0.1 renders
+// from its digest as from its directory.
+func TestHelmPushedChart(t *testing.T) {
+	t.Parallel()
+	helm := testtool.Path(t, "helm")
+	home := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(helm, args...)
+		cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home, "HELM_REGISTRY_CONFIG="+filepath.Join(home, "config.json"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	pkg := t.TempDir()
+	run("package", filepath.Join(testtool.Root(t), "example", "chart"), "--destination", pkg)
+	host := registrytest.New(t)
+	out := run("push", filepath.Join(pkg, "pssp-0.1.0.tgz"), "oci://"+host+"/charts", "--plain-http")
+	digest := regexp.MustCompile(`Digest: (sha256:[0-9a-f]{64})`).FindStringSubmatch(out)
+	if digest == nil {
+		t.Fatalf("helm push printed no digest:\n%s", out)
+	}
+	image := "127.0.0.1:5000/pssp/api@" + testDigest
+	fromDir := loadSpec(t, copyChart(t, "      path: chart\n      kubeVersion: v1.34.3\n      testHooks: drop\n", map[string]string{}))
+	fromOCI := loadSpec(t, copyChart(t, "      oci: oci://"+host+"/charts/pssp@"+digest[1]+"\n      kubeVersion: v1.34.3\n      testHooks: drop\n", map[string]string{}))
+	want, err := Environment(fromDir, &fromDir.Environments[0], Options{Image: image})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Environment(fromOCI, &fromOCI.Environments[0], Options{Image: image})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want.YAML), string(got.YAML)); diff != "" {
+		t.Errorf("pushed chart vs directory (-dir +oci):\n%s", diff)
+	}
+}
+
 // runHelmTemplate runs the helm binary (tools/helm, the SDK's version) on
 // the same inputs as env's chart.
 func runHelmTemplate(t *testing.T, p *spec.Pipeline, env *spec.Environment, chartRef string, extra ...string) []byte {

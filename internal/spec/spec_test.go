@@ -244,7 +244,7 @@ func instance(t *testing.T, y string) any {
 func TestSchemaAgreesWithDecoder(t *testing.T) {
 	t.Parallel()
 	s := compileSchema(t)
-	for _, f := range []string{"testdata/valid/driftless.yaml", "../../driftless.yaml"} {
+	for _, f := range []string{"testdata/valid/driftless.yaml", "../../driftless.yaml", "../../example/helm/driftless.yaml"} {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
