@@ -189,12 +189,16 @@ func (s *releaseServer) requestsOf(t *testing.T, owner string) []string {
 	return slices.Clone(s.requests[owner])
 }
 
-// buildRelease builds the repository's binaries as release.yml does, for
-// tag, and writes the archive release.yml would publish.
+// buildRelease builds a release archive for tag, shaped as release.yml
+// publishes it (./<step> for each of the six steps, each answering
+// --version with its name and tag). To keep three releases affordable it
+// links the multi-call driftless once and stores the six steps as hard
+// links to it (it dispatches on the name it is run by); release.yml ships
+// six separate binaries, which install.sh handles the same way.
 func buildRelease(t *testing.T, dir, tag string) string {
 	t.Helper()
 	bin := filepath.Join(dir, tag)
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X github.com/driftless-dev/driftless/internal/step.version="+tag, "-o", bin+"/", "./cmd/...")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X github.com/driftless-dev/driftless/internal/step.version="+tag, "-o", bin+"/", "./cmd/driftless")
 	cmd.Dir = testtool.Root(t)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -208,17 +212,23 @@ func buildRelease(t *testing.T, dir, tag string) string {
 	defer f.Close()
 	gz, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
 	tw := tar.NewWriter(gz)
-	for _, s := range steps {
-		b, err := os.ReadFile(filepath.Join(bin, s))
-		if err != nil {
-			t.Fatal(err)
-		}
+	b, err := os.ReadFile(filepath.Join(bin, "driftless"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range steps {
 		// tar -C dist/<platform> -czf … . names them ./<step>.
-		if err := tw.WriteHeader(&tar.Header{Name: "./" + s, Mode: 0o755, Size: int64(len(b)), Typeflag: tar.TypeReg}); err != nil {
+		h := &tar.Header{Name: "./" + s, Mode: 0o755, Size: int64(len(b)), Typeflag: tar.TypeReg}
+		if i > 0 {
+			h.Typeflag, h.Size, h.Linkname = tar.TypeLink, 0, "./"+steps[0]
+		}
+		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tw.Write(b); err != nil {
-			t.Fatal(err)
+		if i == 0 {
+			if _, err := tw.Write(b); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if err := tw.Close(); err != nil {
