@@ -87,6 +87,14 @@ current-context: prod-ap
 		t.Errorf("summary:\n%s", sum)
 	}
 
+	r, sum = run("--release", "v1.0.0", "--wave", "canary", "--dry-run")
+	if r.Code != 0 || outputs(t, r.Stdout)["changed"] != "false" || !strings.Contains(sum, "#### wave canary, cluster local") {
+		t.Errorf("dry run of wave canary: exit %d\n%s\n%s", r.Code, r.Stderr, sum)
+	}
+	if r, _ := run("--release", "v1.0.0", "--dry-run"); r.Code != 2 || !strings.Contains(r.Stderr, `cluster "ap-1" (wave "far")`) {
+		t.Errorf("dry run with an unreachable cluster: exit %d, want 2 naming ap-1\n%s", r.Code, r.Stderr)
+	}
+
 	// The next release cannot start its pod there (a quota keeps the
 	// namespace at the one pod it runs): exit 1, the cluster named.
 	q := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "one-pod"}, Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("1")}}}
