@@ -77,7 +77,8 @@ func TestDataSurvivesReleases(t *testing.T) {
 	}
 	const ns = "pssp-test"
 	singletons := watchSingletons(t, core, ns, "redis", "pssp-worker")
-	env := []string{"KUBECONFIG=" + c.Kubeconfig(), "GITHUB_ACTIONS=", "GITHUB_STEP_SUMMARY=", "GITHUB_OUTPUT="}
+	summary := filepath.Join(t.TempDir(), "summary.md")
+	env := []string{"KUBECONFIG=" + c.Kubeconfig(), "GITHUB_ACTIONS=", "GITHUB_STEP_SUMMARY=" + summary, "GITHUB_OUTPUT="}
 
 	// release builds the service at version from the working tree (as
 	// scripts/build does), bakes, renders and applies test.
@@ -204,6 +205,17 @@ patches:
 	}
 	if !regexp.MustCompile(`CrashLoopBackOff|Error`).MatchString(r.stderr) {
 		t.Errorf("apply-env does not say how release v1.2.0's pods failed:\n%s", r.stderr)
+	}
+	// Why, in the service's own words: the end of the crashed container's
+	// log, before the rollback (which takes the pods away), in the log
+	// and in the step summary.
+	const why = `unknown plan "platinum"`
+	logged, rollback := strings.Index(r.stderr, "| "), strings.Index(r.stderr, "rolling back to release 2")
+	if !strings.Contains(r.stderr, why) || logged < 0 || rollback < 0 || logged > rollback {
+		t.Errorf("apply-env's log does not show the crashed container's last lines (%s) before the rollback:\n%s", why, r.stderr)
+	}
+	if md := read(t, summary); !strings.Contains(md, "#### Why it failed") || !strings.Contains(md, why) {
+		t.Errorf("the step summary does not show why release v1.2.0 failed:\n%s", md)
 	}
 	if v := version(); v != v2 {
 		t.Errorf("after the rollback the service reports %+v, want release v1.1.0's %+v", v, v2)

@@ -87,6 +87,9 @@ type RolloutError struct {
 	RolledBackVersion string
 	RollbackOK        bool
 	Rollback          error
+	// Pods is what the failed workloads' pods said (events, the end of
+	// their logs, Secret values masked), read before the rollback.
+	Pods []PodReport
 }
 
 func (e *RolloutError) Error() string {
@@ -350,7 +353,7 @@ func (a *Applier) run(ctx context.Context, p *Plan) (*Outcome, error) {
 		if rerr != nil {
 			a.logf("apply-env: %v", rerr)
 		}
-		re := &RolloutError{Release: rev, Version: rel.Version, Health: err}
+		re := &RolloutError{Release: rev, Version: rel.Version, Health: err, Pods: a.diagnose(ctx, he, p.objs)}
 		if prev == nil || d.Rollback {
 			return out, re
 		}

@@ -483,5 +483,9 @@ func summary(env *spec.Environment, d apply.Deployment, ci step.CI, out *apply.O
 		}
 		fmt.Fprintf(&b, "| `%s` | %s |\n", r.Object, r.Change)
 	}
+	var re *apply.RolloutError
+	if errors.As(err, &re) && len(re.Pods) > 0 {
+		b.WriteString("\n" + podReports(re.Pods))
+	}
 	return b.String()
 }
