@@ -1,6 +1,7 @@
 package waves
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -84,6 +85,10 @@ type Options struct {
 	Connect func(ctx context.Context, c Cluster, o Options) (*kube.Clients, error)
 	// Logf prints progress; lines about one cluster start with its name.
 	Logf func(format string, args ...any)
+	// BakeCheck bounds the health check at the end of a bake: a wave still
+	// healthy answers at once, one that is not has this long to recover;
+	// DefaultBakeCheck when zero.
+	BakeCheck time.Duration
 }
 
 func (o Options) logf(format string, args ...any) {
@@ -396,7 +401,7 @@ func (p *Plan) bake(ctx context.Context, i int, rep *Report) error {
 	wait := w.Bake - p.d.Now().Sub(since)
 	if wait <= 0 {
 		p.o.logf("waves: wave %q has held %s since %s, at least its bake time %s: not waiting again", w.Name, p.d.Version, since.UTC().Format(time.RFC3339), w.Bake)
-		return nil
+		return p.stillHealthy(ctx, i, rep)
 	}
 	p.o.logf("waves: baking wave %q for %s (its bake time %s, counted from %s) before the next wave starts", w.Name, wait.Round(time.Millisecond), w.Bake, since.UTC().Format(time.RFC3339))
 	wr.BakeWaited = wait
@@ -406,8 +411,65 @@ func (p *Plan) bake(ctx context.Context, i int, rep *Report) error {
 	case <-ctx.Done():
 		return fmt.Errorf("waves: stopped while baking wave %q; later waves were not touched: %w", w.Name, context.Cause(ctx))
 	case <-timer.C:
+		return p.stillHealthy(ctx, i, rep)
+	}
+}
+
+// DefaultBakeCheck is how long a wave that is unhealthy at the end of its
+// bake has to recover before the rollout stops.
+const DefaultBakeCheck = 30 * time.Second
+
+// stillHealthy checks, at the end of wave i's bake, that every one of its
+// clusters is still healthy: a release that degrades while it bakes (a
+// crash loop that starts late, pods that stop being ready) stops the
+// rollout before the next wave, and the clusters it degraded in roll back
+// (with rollback-wave, the whole wave).
+func (p *Plan) stillHealthy(ctx context.Context, i int, rep *Report) error {
+	objs, err := apply.Parse(p.d.Manifests)
+	if err != nil || len(objs) == 0 {
+		return err
+	}
+	ts, wr := p.targets[i], &rep.Waves[i]
+	errs := make([]error, len(ts))
+	forEach(len(ts), connectWorkers, func(j int) {
+		if ts[j].applier == nil {
+			return
+		}
+		cctx, cancel := context.WithTimeout(ctx, cmp.Or(p.o.BakeCheck, DefaultBakeCheck))
+		defer cancel()
+		// Wait judges, and never changes, the objects it is given.
+		errs[j] = ts[j].applier.Wait(cctx, objs, nil)
+	})
+	if ctx.Err() != nil {
+		return fmt.Errorf("waves: stopped while checking wave %q after its bake; later waves were not touched: %w", wr.Name, context.Cause(ctx))
+	}
+	var bad []int
+	for j, err := range errs {
+		if err != nil {
+			cr := &wr.Clusters[j]
+			cr.Result, cr.Err = Failed, fmt.Errorf("unhealthy at the end of the bake (%s): %w", p.waves[i].Bake, err)
+			p.o.logf("waves: [%s] %v", ts[j].cluster.Name, cr.Err)
+			bad = append(bad, j)
+		}
+	}
+	if len(bad) == 0 {
+		p.o.logf("waves: wave %q is still healthy after its bake", wr.Name)
 		return nil
 	}
+	p.rollback(ctx, i, wr, bad, "failed its bake")
+	for _, j := range bad {
+		cr := &wr.Clusters[j]
+		switch {
+		case cr.RollbackErr != nil:
+			cr.Err = fmt.Errorf("%w; rolling it back failed: %v", cr.Err, cr.RollbackErr)
+		case cr.RolledBackTo > 0:
+			cr.Err = fmt.Errorf("%w; rolled back to release %d", cr.Err, cr.RolledBackTo)
+		}
+	}
+	if p.o.OnFailure == RollbackWave {
+		p.rollbackWave(ctx, i, wr)
+	}
+	return p.waveError(i, rep)
 }
 
 // prepareWave checks wave i's clusters again before its first write.
@@ -478,25 +540,36 @@ func (p *Plan) runWave(ctx context.Context, i int, wr *WaveReport) bool {
 // rollbackWave re-applies, in each cluster of failed wave i that took the
 // release, the release before it (as apply-env's rollback does).
 func (p *Plan) rollbackWave(ctx context.Context, i int, wr *WaveReport) {
-	ts := p.targets[i]
-	d := p.d
-	d.Rollback, d.Manifests, d.Override = true, nil, ""
 	var todo []int
-	for j := range ts {
-		if r := wr.Clusters[j].Result; r == Deployed || r == Unchanged {
+	for j := range p.targets[i] {
+		if r := wr.Clusters[j].Result; r == Deployed || r == Unchanged || r == Held {
 			todo = append(todo, j)
 		}
 	}
+	if len(todo) > 0 {
+		p.o.logf("waves: onFailure rollback-wave: rolling back the %d healthy cluster(s) of wave %q", len(todo), wr.Name)
+	}
+	p.rollback(ctx, i, wr, todo, "with its wave")
+}
+
+// rollback re-applies, in the clusters todo of wave i, the release before
+// the one deployed; why says why in the log.
+func (p *Plan) rollback(ctx context.Context, i int, wr *WaveReport, todo []int, why string) {
+	ts := p.targets[i]
+	d := p.d
+	d.Rollback, d.Manifests, d.Override = true, nil, ""
 	if len(todo) == 0 {
 		return
 	}
-	p.o.logf("waves: onFailure rollback-wave: rolling back the %d healthy cluster(s) of wave %q", len(todo), wr.Name)
 	par := p.waves[i].Parallelism
 	if par <= 0 {
 		par = len(todo)
 	}
 	forEach(len(todo), par, func(k int) {
 		t, cr := ts[todo[k]], &wr.Clusters[todo[k]]
+		if t.applier == nil {
+			return
+		}
 		start := p.d.Now()
 		plan, err := t.applier.Prepare(ctx, d)
 		var out *apply.Outcome
@@ -506,11 +579,14 @@ func (p *Plan) rollbackWave(ctx context.Context, i int, wr *WaveReport) {
 		cr.RollbackDuration = p.d.Now().Sub(start)
 		if err != nil {
 			cr.RollbackErr = err
-			p.o.logf("waves: [%s] rolling back with its wave failed: %v", t.cluster.Name, err)
+			p.o.logf("waves: [%s] rolling back (%s) failed: %v", t.cluster.Name, why, err)
 			return
 		}
-		cr.Result, cr.RolledBackTo = RolledBack, out.Revision
-		p.o.logf("waves: [%s] rolled back with its wave: release %d after %s", t.cluster.Name, out.Revision, cr.RollbackDuration.Round(time.Millisecond))
+		if cr.Err == nil {
+			cr.Result = RolledBack
+		}
+		cr.RolledBackTo = out.Revision
+		p.o.logf("waves: [%s] rolled back (%s): release %d after %s", t.cluster.Name, why, out.Revision, cr.RollbackDuration.Round(time.Millisecond))
 	})
 }
 

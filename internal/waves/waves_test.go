@@ -227,7 +227,7 @@ func logWaves(t *testing.T, what string, rep *Report) {
 		var cs []string
 		for _, c := range w.Clusters {
 			if c.RollbackDuration > 0 {
-				cs = append(cs, fmt.Sprintf("%s healthy in %s, then rolled back with its wave in %s", c.Cluster, c.Duration.Round(time.Millisecond), c.RollbackDuration.Round(time.Millisecond)))
+				cs = append(cs, fmt.Sprintf("%s healthy in %s, then rolled back in %s", c.Cluster, c.Duration.Round(time.Millisecond), c.RollbackDuration.Round(time.Millisecond)))
 				continue
 			}
 			cs = append(cs, fmt.Sprintf("%s %s in %s", c.Cluster, c.Result, c.Duration.Round(time.Millisecond)))
@@ -576,5 +576,87 @@ func TestOneWaveAtATime(t *testing.T) {
 	}
 	if len(e.history(1)) != 0 {
 		t.Error("c2 was deployed though only c3 was asked for")
+	}
+}
+
+// TestDegradedDuringBake: a release healthy when its wave finished but no
+// longer at the end of the bake (its pod gone, and a quota keeping a new
+// one out) stops the rollout there: the wave's cluster is reported failed
+// and rolled back, and the later waves keep the release they had.
+func TestDegradedDuringBake(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	waves := []Wave{
+		{Name: "canary", Clusters: []Cluster{e.cluster(0)}, Bake: 3 * time.Second},
+		{Name: "rest", Clusters: []Cluster{e.cluster(1), e.cluster(2)}},
+	}
+	if _, err := e.deploy(waves, e.deployment("v1"), e.options(RollbackFailed)); err != nil {
+		t.Fatalf("v1: %v\n%s", err, e.log())
+	}
+	before := [2]map[string]string{e.versions(1), e.versions(2)}
+
+	// Once c1 holds v2, take its pod away for good.
+	ctx := t.Context()
+	degraded := make(chan error, 1)
+	go func() {
+		degraded <- func() error {
+			for {
+				if h := e.history(0); len(h) == 2 && h[0].Status == apply.StatusDeployed {
+					break
+				}
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+			q := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "no-pods", Namespace: e.ns}, Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("0")}}}
+			if _, err := e.clients[0].Kube.CoreV1().ResourceQuotas(e.ns).Create(ctx, q, metav1.CreateOptions{}); err != nil {
+				return err
+			}
+			if err := e.clients[0].Kube.CoreV1().Pods(e.ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: new(int64)}, metav1.ListOptions{LabelSelector: "app=api"}); err != nil {
+				return err
+			}
+			// Once the rollback has put v1's spec back, let its pod in.
+			for {
+				d, err := e.clients[0].Kube.AppsV1().Deployments(e.ns).Get(ctx, "api", metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				if img := d.Spec.Template.Spec.Containers[0].Image; strings.HasSuffix(img, "a") {
+					return e.clients[0].Kube.CoreV1().ResourceQuotas(e.ns).Delete(ctx, q.Name, metav1.DeleteOptions{})
+				}
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+		}()
+	}()
+	o := e.options(RollbackFailed)
+	o.BakeCheck = 3 * time.Second
+	rep, err := e.deploy(waves, e.deployment("v2"), o)
+	if derr := <-degraded; derr != nil {
+		t.Fatal(derr)
+	}
+	logWaves(t, "degraded during the bake", rep)
+	var we *WaveError
+	if !errors.As(err, &we) || we.Wave != "canary" || !strings.Contains(err.Error(), `cluster "c1"`) || !strings.Contains(err.Error(), "unhealthy at the end of the bake (3s)") || !strings.Contains(err.Error(), "later waves were not touched: rest") {
+		t.Fatalf("err = %v\n%s", err, e.log())
+	}
+	if diff := cmp.Diff([]string{"c1 failed 2", "c2 not started 0", "c3 not started 0"}, results(rep)); diff != "" {
+		t.Errorf("results (-want +got):\n%s", diff)
+	}
+	for i, b := range before {
+		if diff := cmp.Diff(b, e.versions(i+1)); diff != "" {
+			t.Errorf("c%d was written to (-before +after):\n%s", i+2, diff)
+		}
+	}
+	if got := e.image(0); got != "a" {
+		t.Errorf("c1 runs digest %s…, want v1's (rolled back)", got)
+	}
+	if c1 := rep.Waves[0].Clusters[0]; c1.RolledBackTo == 0 || c1.RollbackErr != nil || !strings.Contains(c1.Err.Error(), "rolled back to release") {
+		t.Errorf("c1: rolled back to %d, rollback error %v, error %v", c1.RolledBackTo, c1.RollbackErr, c1.Err)
 	}
 }
