@@ -1,7 +1,6 @@
 package corpus
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,12 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
+	"github.com/driftless-dev/driftless/internal/testtool"
 	"github.com/driftless-dev/driftless/internal/validate"
 )
-
-var update = flag.Bool("update", false, "rewrite the corpus applications' findings.golden files")
 
 // TestValidateFindings: validate-config's findings on each application of
 // the corpus are those in its findings.golden (file paths relative to the
@@ -63,20 +59,7 @@ func TestValidateFindings(t *testing.T) {
 				fmt.Fprintf(&b, "%s%s\n", unroot.Replace(f.String()), policy)
 			}
 			t.Logf("%d objects, %d findings, %v", r.Objects, len(r.Findings), elapsed.Round(time.Millisecond))
-			golden := filepath.Join(app.Dir, "findings.golden")
-			if *update {
-				if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (go test ./internal/corpus -run TestValidateFindings -update writes it)", err)
-			}
-			if diff := cmp.Diff(string(want), b.String()); diff != "" {
-				t.Errorf("findings differ from %s (-want +got):\n%s", golden, diff)
-			}
+			testtool.Golden(t, filepath.Join(app.Dir, "findings.golden"), []byte(b.String()))
 		})
 	}
 }
