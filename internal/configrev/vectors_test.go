@@ -1,7 +1,6 @@
 package configrev_test
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,8 +14,6 @@ import (
 	"github.com/driftless-dev/driftless/internal/configrev"
 	"github.com/driftless-dev/driftless/internal/testtool"
 )
-
-var update = flag.Bool("update", false, "rewrite the test vectors in docs/service-contract.md")
 
 // vectors are the test vectors docs/service-contract.md publishes, so a
 // service in any language can check its own implementation.
@@ -63,7 +60,7 @@ func TestVectorsInTheDocs(t *testing.T) {
 		t.Fatalf("%s has no %q … %q section", doc, start, end)
 	}
 	got := string(text[i+len(start) : j])
-	if *update {
+	if testtool.Update() {
 		if err := os.WriteFile(doc, []byte(string(text[:i+len(start)])+want+string(text[j:])), 0o644); err != nil {
 			t.Fatal(err)
 		}
