@@ -343,6 +343,7 @@ func (c *cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.ParseForm()
 	c.mu.Lock()
 	c.calls = append(c.calls, r.Method+" "+strings.TrimSuffix(r.URL.Path, "/"))
+	refuseSTS, hangECR := c.refuseSTS, c.hangECR
 	c.mu.Unlock()
 	fail := func(status int, why string) { http.Error(w, why, status) }
 	path := strings.TrimSuffix(r.URL.Path, "/")
@@ -354,7 +355,7 @@ func (c *cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		json.NewEncoder(w).Encode(map[string]string{"value": c.oidc})
 	case path == "/google/sts": // sts.googleapis.com/v1/token
-		if c.refuseSTS || r.PostForm.Get("subject_token") != c.oidc || r.PostForm.Get("grant_type") != "urn:ietf:params:oauth:grant-type:token-exchange" {
+		if refuseSTS || r.PostForm.Get("subject_token") != c.oidc || r.PostForm.Get("grant_type") != "urn:ietf:params:oauth:grant-type:token-exchange" {
 			w.WriteHeader(http.StatusBadRequest)
 			json.NewEncoder(w).Encode(map[string]string{"error": "invalid_grant", "error_description": "the subject token was refused"})
 			return
@@ -372,7 +373,7 @@ func (c *cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 <AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/deploy/driftless</Arn><AssumedRoleId>AROA:driftless</AssumedRoleId></AssumedRoleUser>
 </AssumeRoleWithWebIdentityResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></AssumeRoleWithWebIdentityResponse>`)
 	case path == "/aws/ecr": // api.ecr.<region>.amazonaws.com
-		if c.hangECR {
+		if hangECR {
 			select {
 			case <-r.Context().Done():
 			case <-c.release:
@@ -550,10 +551,10 @@ func TestCloudSources(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fake.mu.Lock()
 			fake.calls, fake.refuseSTS, fake.hangECR = nil, false, false
-			fake.mu.Unlock()
 			if tc.setup != nil {
 				tc.setup()
 			}
+			fake.mu.Unlock()
 			before := len(prox.requests())
 			got := runChild(t, tc.ref, tc.env...)
 			if tc.wantErr == "" && got.Err != "" {
