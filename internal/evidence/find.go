@@ -283,6 +283,9 @@ func isNotFound(err error) bool {
 type Store struct {
 	// Options come from registry.Options.Remote.
 	Options []remote.Option
+	// Explain, when set, rewrites a registry's refusal (registry.Options.
+	// Explain: which registry, which credentials were tried, what to set).
+	Explain func(error) error
 }
 
 // Attach is Attach with the store's options.
@@ -292,5 +295,9 @@ func (s Store) Attach(ctx context.Context, subject name.Digest, st Statement, si
 
 // Find is Find with the store's options.
 func (s Store) Find(ctx context.Context, subject name.Digest, env string, verifier *Verifier) (Result, error) {
-	return Find(ctx, subject, env, verifier, s.Options)
+	r, err := Find(ctx, subject, env, verifier, s.Options)
+	if err != nil && s.Explain != nil {
+		err = s.Explain(err)
+	}
+	return r, err
 }

@@ -131,7 +131,7 @@ func Run(ctx context.Context, s *step.Context) error {
 	if ci.Provider == step.ProviderGitHub && !d.Rollback {
 		gh = githubdeploy.Track(ctx, githubdeploy.TrackOptions{
 			Step: Definition.Name, APIURL: s.Getenv("GITHUB_API_URL"), Token: access.GitHubToken(s), Repository: ci.Repository,
-			Request: githubdeploy.Request{Environment: firstNonEmpty(s.String(inCiEnvironment), env.Name), SHA: ci.SHA, Digest: d.Digest, Version: d.Version, Description: "driftless apply-env " + d.Version},
+			Request: githubdeploy.Request{Environment: firstNonEmpty(s.String(inCiEnvironment), env.Name), SHA: ci.SHA, Digest: d.Digest, Version: d.Version, Description: "driftless apply-env " + d.Version, RunID: s.Getenv("GITHUB_RUN_ID")},
 			Status:  githubdeploy.Status{EnvironmentURL: env.URL, LogURL: ci.RunURL}, Start: true, Logf: s.Logf,
 		})
 	}
@@ -222,7 +222,7 @@ func checkGates(ctx context.Context, s *step.Context, p *spec.Pipeline, env *spe
 	}
 	in := gate.Input{
 		Pipeline: p, Environment: env, Digest: dg, Version: d.Version, CI: ci, Getenv: s.Getenv,
-		Evidence: evidence.Store{Options: reg.Remote(ctx)}, Verifier: verifier,
+		Evidence: evidence.Store{Options: reg.Remote(ctx), Explain: reg.Explain}, Verifier: verifier,
 		CIEnvironment: s.String(inCiEnvironment), Override: gate.Override{Reason: s.String(inOverrideFreeze)},
 	}
 	if ci.Provider == step.ProviderGitHub {
