@@ -21,6 +21,12 @@ var typeConverter = sync.OnceValue(func() managedfields.TypeConverter {
 	return applyconfigurations.NewTypeConverter(scheme.Scheme)
 })
 
+// Warm starts building what deciding "unchanged" locally needs (the type
+// converter parses client-go's schemas: ~50 ms of CPU) in the background,
+// so that it overlaps the step's reading of the spec and the manifests and
+// its first requests instead of following them.
+func Warm() { go typeConverter() }
+
 // unchangedLocally reports whether server-side applying u as driftless
 // would change nothing in live: the fields driftless owns in live (its
 // managed-fields entry) hold exactly what u sets. It decides without a

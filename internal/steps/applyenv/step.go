@@ -68,6 +68,7 @@ var Definition = step.Definition{
 }
 
 func Run(ctx context.Context, s *step.Context) error {
+	apply.Warm()
 	p, err := spec.Load(s.String(step.SpecInput))
 	if err != nil {
 		return err
