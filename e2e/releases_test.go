@@ -41,7 +41,7 @@ func TestDataSurvivesReleases(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := t.TempDir()
-	build(t, bin, "bake-image", "kustomize-render", "apply-env")
+	build(t, bin, "bake-image", "kustomize-render", "apply-env", "smoke-test")
 
 	dir := t.TempDir()
 	copyTree(t, filepath.Join(root, "kustomize"), filepath.Join(dir, "kustomize"))
@@ -122,6 +122,18 @@ func TestDataSurvivesReleases(t *testing.T) {
 		raw, _ := res.Raw()
 		return code, string(raw)
 	}
+	// smoke runs smoke-test against the test environment as the demo does:
+	// the spec names no URL, so it goes through the API server's service
+	// proxy to Service/pssp-api's real endpoints, and checks that the live
+	// service reports the release recorded on the Deployment.
+	smoke := func(want string) {
+		t.Helper()
+		r := step(t, filepath.Join(bin, "smoke-test"), env, "--spec", filepath.Join(dir, "driftless.yaml"), "--env", "test",
+			"--record-evidence=false", "--output", "json")
+		if r.code != 0 || !strings.Contains(r.stdout, `"failed":"0"`) || !strings.Contains(r.stderr, want) {
+			t.Fatalf("smoke-test after %s: exit %d\n%s\n%s", want, r.code, r.stdout, r.stderr)
+		}
+	}
 	version := func() (v struct{ Version, ConfigRevision string }) {
 		t.Helper()
 		code, body := api("GET", "version", "")
@@ -155,6 +167,7 @@ func TestDataSurvivesReleases(t *testing.T) {
 		t.Fatalf("release v1.0.0: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	v1 := version()
+	smoke("v1.0.0")
 	code, body := api("POST", "subscriptions", `{"user":"ada","api":"catalog","plan":"free"}`)
 	if code != 201 {
 		t.Fatalf("POST /subscriptions: %d %s", code, body)
@@ -186,6 +199,7 @@ patches:
 		t.Fatalf("release v1.1.0: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	v2 := version()
+	smoke("v1.1.0")
 	if v2.Version != "v1.1.0" || v2.ConfigRevision == v1.ConfigRevision {
 		t.Errorf("after release v1.1.0 the service reports %+v; before %+v", v2, v1)
 	}
@@ -220,6 +234,7 @@ patches:
 	if v := version(); v != v2 {
 		t.Errorf("after the rollback the service reports %+v, want release v1.1.0's %+v", v, v2)
 	}
+	smoke("v1.1.0")
 	subscription(created.ID)
 
 	if max := singletons(); len(max) > 0 {
