@@ -440,16 +440,22 @@ func dryRun(ctx context.Context, s *step.Context, a *apply.Applier, p *spec.Pipe
 	return nil
 }
 
+// commitCell is the summary's commit: linked on GitHub and GitLab, the
+// full SHA elsewhere.
+func commitCell(ci step.CI, sha string) string {
+	if u := ci.CommitURL(sha); u != "" {
+		return "[`" + shortSHA(sha) + "`](" + u + ")"
+	}
+	return "`" + sha + "`"
+}
+
 func summary(env *spec.Environment, d apply.Deployment, ci step.CI, out *apply.Outcome, err error) string {
 	var b strings.Builder
 	health := "✅ healthy"
 	if err != nil {
 		health = "❌ " + err.Error()
 	}
-	commit := "`" + d.GitSHA + "`"
-	if u := ci.CommitURL(d.GitSHA); u != "" {
-		commit = "[`" + shortSHA(d.GitSHA) + "`](" + u + ")"
-	}
+	commit := commitCell(ci, d.GitSHA)
 	fmt.Fprintf(&b, "### apply-env %s\n\n| | |\n|---|---|\n| namespace | `%s` |\n| digest | `%s` |\n| version | `%s` |\n| commit | %s |\n| release | %d |\n| previous release | %d |\n| health | %s |\n",
 		env.Name, env.Namespace, d.Digest, d.Version, commit, out.Revision, out.Previous, strings.ReplaceAll(health, "|", "\\|"))
 	if env.URL != "" {

@@ -121,10 +121,7 @@ func wavesSummary(env *spec.Environment, d apply.Deployment, ci step.CI, rep *wa
 	if err != nil {
 		health = "❌ " + err.Error()
 	}
-	commit := "`" + d.GitSHA + "`"
-	if u := ci.CommitURL(d.GitSHA); u != "" {
-		commit = "[`" + shortSHA(d.GitSHA) + "`](" + u + ")"
-	}
+	commit := commitCell(ci, d.GitSHA)
 	fmt.Fprintf(&b, "### apply-env %s\n\n| | |\n|---|---|\n| namespace | `%s` |\n| digest | `%s` |\n| version | `%s` |\n| commit | %s |\n| health | %s |\n",
 		env.Name, env.Namespace, d.Digest, d.Version, commit, strings.ReplaceAll(strings.ReplaceAll(health, "\n", " "), "|", "\\|"))
 	if env.URL != "" {

@@ -125,23 +125,9 @@ func Run(ctx context.Context, s *step.Context) error {
 	if err != nil {
 		return err
 	}
-	vc, ok := smoke.VersionCheck(rel)
-	if !ok {
-		return errors.New("nothing to verify the live service against: neither the version nor the configuration revision deployed is known; pass release or config-revision, or deploy manifests rendered by kustomize-render (which records them)")
-	}
-	checks = append([]smoke.Check{vc}, checks...)
-	if err := smoke.Validate(checks); err != nil {
+	checks, err = releaseChecks(s, rel, checks)
+	if err != nil {
 		return err
-	}
-	for i, c := range checks {
-		e, secrets, err := c.Expand(rel, s.Getenv)
-		for _, v := range secrets {
-			s.Mask(v)
-		}
-		if err != nil {
-			return withInputHints(err)
-		}
-		checks[i] = e
 	}
 
 	s.Logf("smoke-test: checking %s at %s: %d check(s), deadline %s", env.Name, tg.Description, len(checks), timeout)
@@ -480,4 +466,33 @@ func firstNonEmpty(ss ...string) string {
 		}
 	}
 	return ""
+}
+
+// errNothingToVerify: no version and no configuration revision to hold the
+// live service to.
+var errNothingToVerify = errors.New("nothing to verify the live service against: neither the version nor the configuration revision deployed is known; pass release or config-revision, or deploy manifests rendered by kustomize-render (which records them)")
+
+// releaseChecks puts the /version check for rel first, validates the
+// checks and expands their variables (secrets masked), leaving checks
+// itself untouched.
+func releaseChecks(s *step.Context, rel meta.Release, checks []smoke.Check) ([]smoke.Check, error) {
+	vc, ok := smoke.VersionCheck(rel)
+	if !ok {
+		return nil, errNothingToVerify
+	}
+	cs := append([]smoke.Check{vc}, checks...)
+	if err := smoke.Validate(cs); err != nil {
+		return nil, err
+	}
+	for i, c := range cs {
+		e, secrets, err := c.Expand(rel, s.Getenv)
+		for _, v := range secrets {
+			s.Mask(v)
+		}
+		if err != nil {
+			return nil, withInputHints(err)
+		}
+		cs[i] = e
+	}
+	return cs, nil
 }

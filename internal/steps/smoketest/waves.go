@@ -2,6 +2,7 @@ package smoketest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -85,23 +86,12 @@ func runClusters(ctx context.Context, s *step.Context, p *spec.Pipeline, env *sp
 			return &waves.ClusterError{Wave: cc.wave, Cluster: cc.cluster, Err: err}
 		}
 		cc.rel = rel
-		vc, ok := smoke.VersionCheck(rel)
-		if !ok {
-			return fmt.Errorf("cluster %q: nothing to verify the live service against: neither the version nor the configuration revision deployed is known; pass release or config-revision, or deploy manifests rendered by kustomize-render (which records them)", cc.cluster)
+		cs, err := releaseChecks(s, rel, checks)
+		if errors.Is(err, errNothingToVerify) {
+			return fmt.Errorf("cluster %q: %w", cc.cluster, err)
 		}
-		cs := append([]smoke.Check{vc}, checks...)
-		if err := smoke.Validate(cs); err != nil {
+		if err != nil {
 			return err
-		}
-		for i, c := range cs {
-			e, secrets, err := c.Expand(rel, s.Getenv)
-			for _, v := range secrets {
-				s.Mask(v)
-			}
-			if err != nil {
-				return withInputHints(err)
-			}
-			cs[i] = e
 		}
 		s.Logf("smoke-test: checking %s in cluster %s (wave %s) at %s: %d check(s), deadline %s", env.Name, cc.cluster, cc.wave, cc.tg.Description, len(cs), timeout)
 		rep := r.Run(ctx, smoke.Suite{Environment: env.Name + "/" + cc.cluster, Target: cc.tg.Target, Checks: cs, Timeout: timeout})
