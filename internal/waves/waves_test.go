@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,74 +20,19 @@ import (
 
 	"github.com/driftless-dev/driftless/internal/apply"
 	"github.com/driftless-dev/driftless/internal/cluster"
+	"github.com/driftless-dev/driftless/internal/cluster/clustertest"
 	"github.com/driftless-dev/driftless/internal/kube"
 )
 
-// The three control planes every test here shares, each with KWOK's node:
-// started in parallel when a test first asks, stopped by TestMain. Each
-// test deploys its environment to a namespace of its own.
-var three struct {
-	once     sync.Once
-	mu       sync.Mutex
-	clusters [3]*cluster.Cluster
-	err      error
-}
+func TestMain(m *testing.M) { clustertest.Main(m) }
 
-func TestMain(m *testing.M) {
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sigs
-		stopClusters()
-		os.Exit(1)
-	}()
-	code := m.Run()
-	signal.Stop(sigs)
-	if !stopClusters() {
-		code = max(code, 1)
-	}
-	os.Exit(code)
-}
-
-func stopClusters() bool {
-	three.mu.Lock()
-	defer three.mu.Unlock()
-	ok := true
-	for _, c := range three.clusters {
-		if c != nil {
-			if err := c.Stop(); err != nil {
-				fmt.Fprintf(os.Stderr, "waves: stopping a cluster: %v\n", err)
-				ok = false
-			}
-		}
-	}
-	return ok
-}
-
+// clusters are the three control planes every test here shares, each with
+// KWOK's node, started at once on first use and stopped by TestMain; each
+// test works in a namespace of its own.
 func clusters(t *testing.T) [3]*cluster.Cluster {
 	t.Helper()
-	three.once.Do(func() {
-		start := time.Now()
-		var wg sync.WaitGroup
-		errs := make([]error, 3)
-		for i := range 3 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				c, err := cluster.Start(context.Background(), cluster.WithVolumes(2, resource.MustParse("1Gi")))
-				three.mu.Lock()
-				three.clusters[i], errs[i] = c, err
-				three.mu.Unlock()
-			}()
-		}
-		wg.Wait()
-		three.err = errors.Join(errs...)
-		t.Logf("three control planes started in %.1fs", time.Since(start).Seconds())
-	})
-	if three.err != nil {
-		t.Fatalf("starting the clusters: %v", three.err)
-	}
-	return three.clusters
+	cs := clustertest.Several(t, 3, cluster.WithVolumes(2, resource.MustParse("1Gi")))
+	return [3]*cluster.Cluster{cs[0], cs[1], cs[2]}
 }
 
 // env is one test's environment: a namespace of its own in each cluster.

@@ -2,6 +2,7 @@ package clustertest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -31,6 +32,10 @@ var shared struct {
 		cluster *cluster.Cluster
 		err     error
 	}
+	// several are the clusters Several started, started bool once it ran.
+	several    []*cluster.Cluster
+	severalErr error
+	started    bool
 }
 
 // Main runs the tests, stops the clusters Shared and SharedNode started,
@@ -63,8 +68,12 @@ func stopAll() bool {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	ok := true
+	all := shared.several
 	for i := range shared.clusters {
-		if c := shared.clusters[i].cluster; c != nil {
+		all = append(all, shared.clusters[i].cluster)
+	}
+	for _, c := range all {
+		if c != nil {
 			if err := c.Stop(); err != nil {
 				fmt.Fprintf(os.Stderr, "clustertest: stopping the cluster: %v\n", err)
 				ok = false
@@ -72,6 +81,42 @@ func stopAll() bool {
 		}
 	}
 	return ok
+}
+
+// Several returns n control planes of the test binary's own (multi-cluster
+// tests), started at once on first use with opts and stopped by Main like
+// Shared's. Every call in a test binary must ask for the same n.
+func Several(tb testing.TB, n int, opts ...cluster.Option) []*cluster.Cluster {
+	tb.Helper()
+	shared.mu.Lock()
+	if !shared.main {
+		shared.mu.Unlock()
+		tb.Fatal("clustertest: Several needs func TestMain(m *testing.M) { clustertest.Main(m) }, which stops the clusters")
+	}
+	if !shared.started {
+		shared.started = true
+		start := time.Now()
+		cs := make([]*cluster.Cluster, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { cs[i], errs[i] = cluster.Start(context.Background(), opts...) })
+		}
+		wg.Wait()
+		shared.several, shared.severalErr = cs, errors.Join(errs...)
+		if shared.severalErr == nil {
+			tb.Logf("clustertest: %d control planes started in %.1fs", n, time.Since(start).Seconds())
+		}
+	}
+	cs, err := shared.several, shared.severalErr
+	shared.mu.Unlock()
+	if err != nil {
+		tb.Fatalf("clustertest: %v", err)
+	}
+	if len(cs) != n {
+		tb.Fatalf("clustertest: Several(%d) after Several(%d) in one test binary", n, len(cs))
+	}
+	return cs
 }
 
 // Shared returns the test binary's cluster with KWOK's simulated node,
