@@ -185,18 +185,7 @@ func releases(rs []*apply.ReleaseRecord) string {
 func actRepo(t *testing.T, dir, host, testNS, prodNS string, live func(sha string) string) string {
 	t.Helper()
 	root := testtool.Root(t)
-	git := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
-			"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_GLOBAL=/dev/null")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	git := gitIn(t, dir)
 	copyTree(t, filepath.Join(root, "actions"), filepath.Join(dir, "actions"))
 	copyTree(t, filepath.Join(root, "example", "static"), filepath.Join(dir, "static"))
 	copyTree(t, filepath.Join(root, ".github", "workflows", "example-deploy.yml"), filepath.Join(dir, ".github", "workflows", "example-deploy.yml"))
@@ -243,6 +232,23 @@ environments:
 `, host, testNS, live(sha), prodNS))
 	git("tag", "v1.0.0")
 	return sha
+}
+
+// gitIn returns a function that runs git in dir, isolated from the user's
+// configuration, and fails the test if git does.
+func gitIn(t *testing.T, dir string) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
+			"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_GLOBAL=/dev/null")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
 }
 
 func write(t *testing.T, path, content string) {

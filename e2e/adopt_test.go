@@ -126,18 +126,7 @@ func TestAdoptQuickstart(t *testing.T) {
 		write(t, filepath.Join(repo, filepath.FromSlash(p)), blocks[p])
 	}
 	write(t, filepath.Join(repo, ".gitignore"), "bin/\n")
-	git := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command("git", args...)
-		cmd.Dir = repo
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
-			"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_GLOBAL=/dev/null")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	git := gitIn(t, repo)
 	git("init", "-q", "-b", "main")
 	// act names the repository after origin's URL; git itself is sent to a
 	// local bare repository instead, so no step can reach a remote host.

@@ -56,18 +56,7 @@ func TestDataSurvivesReleases(t *testing.T) {
 		t.Fatalf("driftless.yaml no longer pushes to %s; the test puts the cluster's registry there", demoRepository)
 	}
 	write(t, filepath.Join(dir, "driftless.yaml"), strings.Replace(string(spec), demoRepository, c.Registry()+"/pssp/api", 1))
-	git := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
-			"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_GLOBAL=/dev/null")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	git := gitIn(t, dir)
 	git("init", "-q", "-b", "main")
 	write(t, filepath.Join(dir, ".gitignore"), "/bin/\n/out/\n")
 

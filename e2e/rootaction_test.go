@@ -91,13 +91,7 @@ spec:
 		{"add", "-A"},
 		{"commit", "-q", "-m", "hello"},
 	} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = repo
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
-			"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_GLOBAL=/dev/null")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
+		gitIn(t, repo)(args...)
 	}
 
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
